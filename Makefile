@@ -1,0 +1,43 @@
+# Two commands set up everything: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+PIP := $(BIN)/pip --disable-pip-version-check -q
+# Re-install only when the pinned requirements or the package metadata change.
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+
+.PHONY: setup run test lint browser bench models clean
+
+setup: $(STAMP)
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+run: setup
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+browser:
+	@bash scripts/ensure_browser.sh
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup browser lint
+	$(BIN)/pytest
+
+# Rebuild every shipped default checkpoint (slow; commit the result only when a model changed).
+models: setup
+	$(BIN)/seqcore rebuild-defaults
+
+# Run every benchmark; each rewrites its own table in BENCHMARKS.md.
+bench: setup
+	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts

@@ -1,0 +1,66 @@
+"""Sequence Studio: router and home page. Run with `make run` (or `streamlit run app.py`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).parent
+
+# (file, title, icon, what it does). A page is listed only once its file exists: no placeholders.
+PAGES = [
+    ("pages/forecast.py", "Stock forecasting", ":material/show_chart:",
+     "LSTM and Transformer forecasts of real prices with 80% bands, honest backtests and what-if shocks."),
+    ("pages/music.py", "Music generation", ":material/music_note:",
+     "Folk tunes written character by character by an LSTM and a Transformer, played in the browser."),
+    ("pages/sentiment.py", "Sentiment", ":material/reviews:",
+     "Review sentiment from a BiLSTM and a Transformer, read token by token, beside the VADER lexicon."),
+    ("pages/captioning.py", "Image captioning", ":material/image:",
+     "Show, Attend and Tell on synthetic scenes: a caption word by word and where the model looked."),
+    ("pages/attention.py", "Attention explorer", ":material/hub:",
+     "Step through softmax(QK^T/sqrt(d_k))V inside any Transformer, and race RNN vs LSTM vs Transformer."),
+]
+
+
+def available_pages() -> list[tuple[str, str, str, str]]:
+    return [p for p in PAGES if (ROOT / p[0]).exists()]
+
+
+def home() -> None:
+    from seqcore.checkpoints import list_checkpoints
+    from seqcore.cli import versions
+    from seqcore.device import device_name
+
+    st.title("Sequence Studio")
+    st.write(
+        "Train, run and look inside deep sequence models (vanilla RNN, LSTM, Transformer, attention) "
+        "on real data, following MIT 6.S191's *Deep Sequence Modeling* lecture."
+    )
+    st.markdown(f"**Device:** {device_name()}", help="CUDA, else Apple MPS, else CPU; SEQCORE_DEVICE forces one")
+    pages = available_pages()
+    if pages:
+        st.subheader("Pages")
+        for path, title, icon, blurb in pages:
+            st.page_link(path, label=f"**{title}**: {blurb}", icon=icon)
+    st.subheader("Default models")
+    ckpts = list_checkpoints()
+    if ckpts:
+        st.dataframe(
+            [{"name": c.name, "task": c.task, "model": c.arch, "source": c.source,
+              **{k: v for k, v in c.card.get("metrics", {}).items() if isinstance(v, (int, float))}}
+             for c in ckpts],
+            hide_index=True,
+        )
+    else:
+        st.info("No trained models yet. The pages train one on demand; `make models` rebuilds the shipped set.")
+    with st.expander("Versions"):
+        st.json(versions())
+
+
+st.set_page_config(page_title="Sequence Studio", page_icon=":material/neurology:", layout="wide")
+nav = st.navigation(
+    [st.Page(home, title="Home", icon=":material/home:", default=True)]
+    + [st.Page(path, title=title, icon=icon) for path, title, icon, _ in available_pages()]
+)
+nav.run()

@@ -1,0 +1,88 @@
+"""UI pieces every page uses: the training panel, the lecture expander, error display.
+
+Not a page: app.py lists pages explicitly, so this file never shows in the navigation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from seqcore.errors import SeqcoreError
+from seqcore.jobs import Job
+
+
+def how_it_works(equations: list[str], text: str, *, limits: str) -> None:
+    """The lecture expander: equations (LaTeX), the problem shape and the model's limits."""
+    with st.expander("How it works"):
+        for eq in equations:
+            st.latex(eq)
+        st.markdown(text)
+        st.caption(f"Limits: {limits}")
+
+
+def safe_filename(name: str, default: str = "download") -> str:
+    """A download name with no path parts or odd characters."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")
+    return name[:80] or default
+
+
+def start_job(key: str, fn: Callable, *, name: str) -> Job | None:
+    """Start a background job under st.session_state[key]; shows st.error when the server is full."""
+    try:
+        job = Job(fn, name=name)
+    except SeqcoreError as e:
+        st.error(str(e))
+        return None
+    st.session_state[key] = job
+    return job
+
+
+def loss_figure(history: list) -> go.Figure:
+    """Train and validation loss against step, from seqcore.train.Progress records."""
+    fig = go.Figure()
+    steps = [p.step for p in history]
+    fig.add_scatter(x=steps, y=[p.train_loss for p in history], name="train", mode="lines+markers")
+    val = [(p.step, p.val_loss) for p in history if p.val_loss is not None]
+    if val:
+        fig.add_scatter(x=[s for s, _ in val], y=[v for _, v in val], name="validation", mode="lines+markers")
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="step",
+                      yaxis_title="loss", title="Training loss")
+    return fig
+
+
+def show_job(key: str) -> None:
+    """Progress of the job in st.session_state[key]: live while it runs, a summary after."""
+    job: Job | None = st.session_state.get(key)
+    if job is None:
+        return
+    if job.running:
+        _live_panel(key)
+    else:
+        _draw_job(key, job)
+
+
+@st.fragment(run_every="500ms")
+def _live_panel(key: str) -> None:
+    job: Job = st.session_state[key]
+    if not job.running:
+        st.rerun()  # the whole page, so it picks up job.result
+    _draw_job(key, job)
+
+
+def _draw_job(key: str, job: Job) -> None:
+    history = [p for p in job.snapshot() if hasattr(p, "train_loss")]
+    if job.running:
+        last = history[-1] if history else None
+        frac = min(1.0, last.step / max(1, last.total_steps)) if last else 0.0
+        label = f"step {last.step}/{last.total_steps}, {last.elapsed:.0f}s" if last else "starting..."
+        st.progress(frac, text=f"Training: {label}")
+        if st.button("Stop", key=f"{key}-stop", icon=":material/stop:"):
+            job.stop.set()
+    if job.error:
+        st.error(f"Training failed: {job.error}. The previous model is still in use.")
+    if history:
+        st.plotly_chart(loss_figure(history), key=f"{key}-loss")

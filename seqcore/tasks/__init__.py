@@ -1,0 +1,1 @@
+"""One module per task with a shared fit / predict / evaluate surface."""

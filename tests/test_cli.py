@@ -1,0 +1,35 @@
+"""The seqcore command: JSON on stdout, exit 2 with a message on bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from seqcore.cli import main
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "seqcore", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_info_is_json():
+    r = run("info")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["versions"]["torch"].startswith("2.11")
+    assert info["device"]["type"] in {"cpu", "cuda", "mps"}
+    assert isinstance(info["checkpoints"], list)
+
+
+def test_bad_command_exits_2_with_message():
+    r = run("no-such-command")
+    assert r.returncode == 2
+    assert "invalid choice" in r.stderr and r.stdout == ""
+
+
+def test_train_unknown_task_exits_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "no-such-task"])
+    assert e.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
