@@ -27,7 +27,7 @@ def test_each_existing_page_is_linked_once_and_no_placeholders(app):
     app.run()
     links = [el.proto.page for el in app.main.get("page_link")]
     existing = [p for p in pages if (ROOT / p).exists()]
-    assert sorted(Path(p).name for p in links) == sorted(Path(p).name for p in existing)
+    assert sorted(Path(p).stem for p in links) == sorted(Path(p).stem for p in existing)
     # Every file in pages/ that is not a helper module is a declared page.
     files = {f"pages/{f.name}" for f in (ROOT / "pages").glob("*.py") if not f.name.startswith("_")}
     assert files == set(existing)
