@@ -19,7 +19,9 @@ PAGES = [
     ("pages/captioning.py", "Image captioning", ":material/image:",
      "Show, Attend and Tell on synthetic scenes: a caption word by word and where the model looked."),
     ("pages/attention.py", "Attention explorer", ":material/hub:",
-     "Step through softmax(QK^T/sqrt(d_k))V inside any Transformer, and race RNN vs LSTM vs Transformer."),
+     "Step through softmax(QK^T/sqrt(d_k))V inside any Transformer: head, model and neuron views."),
+    ("pages/memory_lab.py", "Memory lab", ":material/memory:",
+     "RNN vs LSTM vs Transformer on long-range recall, with the gradients of backpropagation through time."),
 ]
 
 

@@ -27,6 +27,7 @@ TASK_MODULES = {
     "sentiment": "seqcore.tasks.sentiment",
     "caption": "seqcore.tasks.captioning",
     "attention": "seqcore.tasks.attention",
+    "memory": "seqcore.tasks.memory_lab",
 }
 
 
