@@ -22,6 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from seqcore.distributed import is_main_process
 from seqcore.errors import CheckpointError
 
 REQUIRED_CARD_KEYS = ("task", "arch", "config")
@@ -70,6 +71,9 @@ def save_checkpoint(model: torch.nn.Module, card: dict, stem: str | Path, *, hal
         raise CheckpointError(f"model card lacks {missing}")
     stem = Path(stem)
     check_name(stem.name)
+    weights = stem.with_suffix(".safetensors")
+    if not is_main_process():  # under torchrun only rank 0 writes
+        return weights
     stem.parent.mkdir(parents=True, exist_ok=True)
     tensors = {}
     for k, v in model.state_dict().items():
@@ -77,7 +81,6 @@ def save_checkpoint(model: torch.nn.Module, card: dict, stem: str | Path, *, hal
         if half and v.is_floating_point():
             v = v.to(torch.float16)
         tensors[k] = v.contiguous().clone()  # clone: safetensors refuses tensors that share storage
-    weights = stem.with_suffix(".safetensors")
     card = {**card, "name": stem.name, "dtype": "float16" if half else "float32"}
     save_file(tensors, str(weights), metadata={"task": card["task"], "arch": card["arch"]})
     stem.with_suffix(".json").write_text(json.dumps(card, indent=2, default=str))

@@ -10,6 +10,7 @@ import sys
 from importlib import metadata
 
 import seqcore.commands
+from seqcore.distributed import init_from_env, is_main_process, shutdown
 from seqcore.errors import SeqcoreError
 
 
@@ -87,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with usage on bad arguments
+    init_from_env()
+    main_process = is_main_process()  # read before shutdown() forgets the rank
     try:
         out = args.func(args)
     except SeqcoreError as e:
@@ -95,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("seqcore: interrupted", file=sys.stderr)
         return 130
-    if out is not None:
+    finally:
+        shutdown()
+    if out is not None and main_process:
         emit(out)
     return 0
 

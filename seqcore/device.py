@@ -36,7 +36,8 @@ def pick_device(prefer: str | None = None) -> torch.device:
             raise RuntimeError("SEQCORE_DEVICE asks for MPS but torch sees no Apple GPU")
         return torch.device(choice)
     if torch.cuda.is_available():
-        return torch.device("cuda")
+        # Under torchrun each process owns the GPU its LOCAL_RANK names.
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from seqcore.device import autocast_dtype, pick_device
+from seqcore.distributed import is_main_process
 
 LossFn = Callable[[torch.nn.Module, tuple], torch.Tensor]
 
@@ -78,10 +79,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def is_main_process() -> bool:
-    return not dist.is_initialized() or dist.get_rank() == 0
 
 
 def lr_lambda(total_steps: int, warmup_frac: float, min_lr_frac: float) -> Callable[[int], float]:
@@ -141,20 +138,20 @@ def fit(
     device = device or pick_device()
     seed_everything(cfg.seed)
     model.to(device)
-    distributed = dist.is_initialized()
+    # One sampler for both cases: with world size 1 it is a seeded shuffle, and under torchrun each
+    # rank takes every world-th index of the same permutation, so a global batch is the same set of
+    # examples whatever the number of processes (batch_size is the global batch).
+    world, rank = (dist.get_world_size(), dist.get_rank()) if dist.is_initialized() else (1, 0)
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {world} processes")
     net = model
-    if distributed:
+    if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        sampler = DistributedSampler(train_data, shuffle=True, seed=cfg.seed)
-        loader = DataLoader(train_data, batch_size=cfg.batch_size, sampler=sampler,
-                            num_workers=cfg.num_workers, drop_last=False)
-    else:
-        sampler = None
-        gen = torch.Generator().manual_seed(cfg.seed)
-        loader = DataLoader(train_data, batch_size=cfg.batch_size, shuffle=True, generator=gen,
-                            num_workers=cfg.num_workers, drop_last=False)
+    sampler = DistributedSampler(train_data, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
+    loader = DataLoader(train_data, batch_size=cfg.batch_size // world, sampler=sampler,
+                        num_workers=cfg.num_workers, drop_last=False)
     steps_per_epoch = max(1, len(loader))
     total = cfg.epochs * steps_per_epoch
     if cfg.max_steps is not None:
@@ -190,8 +187,7 @@ def fit(
 
     epoch = 0
     while step < total and result.stopped == "finished":
-        if sampler is not None:
-            sampler.set_epoch(epoch)
+        sampler.set_epoch(epoch)
         for batch in loader:
             if stop is not None and stop.is_set():
                 result.stopped = "stop_flag"
