@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+REPLICAS ?= 2
 PIP := $(BIN)/pip --disable-pip-version-check -q
 # Re-install only when the pinned requirements or the package metadata change.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: setup run test lint browser bench models clean
+.PHONY: setup run serve test lint browser bench models clean
 
 setup: $(STAMP)
 
@@ -22,8 +23,12 @@ $(STAMP):
 run: setup
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
+# Several replicas behind nginx on one port: make serve REPLICAS=3 (see docs/deploy.md).
+serve: setup
+	REPLICAS=$(REPLICAS) PORT=$(PORT) bash scripts/serve.sh
+
 browser:
-	@bash scripts/ensure_browser.sh
+	@bash scripts/ensure_test_deps.sh
 
 lint: setup
 	$(BIN)/ruff check .

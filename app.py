@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import streamlit as st
@@ -40,6 +41,8 @@ def home() -> None:
         "on real data, following MIT 6.S191's *Deep Sequence Modeling* lecture."
     )
     st.markdown(f"**Device:** {device_name()}", help="CUDA, else Apple MPS, else CPU; SEQCORE_DEVICE forces one")
+    if replica := os.environ.get("SEQCORE_REPLICA"):
+        st.caption(f"Served by replica {replica}", help="`make serve` runs several replicas behind nginx")
     pages = available_pages()
     if pages:
         st.subheader("Pages")
