@@ -1,0 +1,177 @@
+"""Memory lab (seqcore.tasks.memory_lab): the recall task, BPTT gradient norms, a tiny run, the CLI."""
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seqcore.cli import main
+from seqcore.errors import InputError
+from seqcore.models import RNNConfig, SequenceRNN
+from seqcore.tasks import memory_lab as lab
+
+
+def test_recall_examples_place_cue_distance_and_query():
+    task = lab.RecallTask(max_distance=30, n_pairs=2)
+    x, y, d = lab.make_batch(task, 200, [0, 7, 30], seed=3)
+    assert x.shape == (200, task.seq_len) and y.shape == (200,) and x.dtype == torch.int64
+    assert set(d.tolist()) == {0, 7, 30}
+    k, v = task.n_keys, task.n_values
+    for row, target, dist in zip(x, y, d, strict=True):
+        assert row[-2] == task.query_id and (row[:-2] != task.query_id).all()
+        query = int(row[-1])
+        assert 0 <= query < k
+        start = task.seq_len - 2 - int(dist) - 2 * task.n_pairs
+        pairs = row[start: start + 2 * task.n_pairs].view(-1, 2)
+        assert (pairs[:, 0] < k).all() and ((pairs[:, 1] >= k) & (pairs[:, 1] < k + v)).all()
+        assert len(set(pairs[:, 0].tolist())) == task.n_pairs  # distinct keys: the query is unambiguous
+        # the answer is the value right after the queried key, and nothing else in the row is a key/value
+        assert int(pairs[pairs[:, 0] == query][0, 1]) - k == int(target)
+        others = torch.cat([row[:start], row[start + 2 * task.n_pairs: -2]])
+        assert (others >= k + v).all()
+
+
+def test_held_out_seed_gives_other_examples_and_training_spans_all_distances():
+    task = lab.RecallTask(max_distance=100)
+    a, _, _ = lab.make_batch(task, 50, 20, seed=0)
+    b, _, _ = lab.make_batch(task, 50, 20, seed=1)
+    assert not torch.equal(a, b)
+    assert torch.equal(a, lab.make_batch(task, 50, 20, seed=0)[0])  # reproducible
+    _, _, d = lab.make_batch(task, 4000, None, seed=0)
+    assert d.min() == 0 and d.max() >= 90
+    assert 0.3 < (d < 10).float().mean() < 0.7  # log-uniform: short recalls are common
+
+
+def test_parse_distances_and_bad_input():
+    assert lab.parse_distances("50, 5,10,5") == [5, 10, 50]
+    for bad in ("", "5,ten", "-1", "999"):
+        with pytest.raises(InputError):
+            lab.parse_distances(bad)
+    with pytest.raises(InputError):
+        lab.LabConfig(archs=("gru",))
+    with pytest.raises(InputError):
+        lab.LabConfig(seconds=0)
+
+
+def test_first_below_threshold():
+    assert lab.first_below([5, 10, 20], [1.0, 0.95, 0.5]) == 20
+    assert lab.first_below([5, 10], [0.99, 0.91]) is None
+
+
+def _tiny_rnn(task, cell="rnn"):
+    torch.manual_seed(0)
+    return SequenceRNN(RNNConfig(cell=cell, vocab_size=task.vocab_size, embed_dim=5, hidden_size=7,
+                                 out_size=task.n_values))
+
+
+def test_input_grad_norms_match_autograd_and_hand_written_bptt():
+    task = lab.RecallTask(max_distance=12)
+    x, y, _ = lab.make_batch(task, 6, [3, 12], seed=2)
+    model = _tiny_rnn(task)
+    norms = lab.input_grad_norms(model, x, y)
+    # direct autograd: feed the embeddings in as a leaf and differentiate the summed loss
+    e = model.embed(x).detach().requires_grad_(True)
+    out, _ = model.rnn(e)
+    loss = F.cross_entropy(model.head(out[:, -1]), y, reduction="sum")
+    (g,) = torch.autograd.grad(loss, e)
+    expected = g.norm(dim=-1).mean(dim=0)
+    assert norms.shape == (task.seq_len,)
+    torch.testing.assert_close(norms, expected, rtol=1e-5, atol=1e-9)
+    torch.testing.assert_close(lab.rnn_bptt_grad_norms(model, x, y), expected, rtol=1e-4, atol=1e-9)
+
+
+def test_input_grad_norms_work_for_lstm_and_transformer():
+    task = lab.RecallTask(max_distance=6)
+    x, y, _ = lab.make_batch(task, 4, 6, seed=0)
+    for arch in ("lstm", "transformer"):
+        model = lab.build_model(arch, task).eval()
+        norms = lab.input_grad_norms(model, x, y)
+        assert norms.shape == (task.seq_len,) and (norms >= 0).all() and norms[-1] > 0
+        assert not model.training  # restored
+        assert all(p.grad is None for p in model.parameters())  # parameters untouched
+
+
+def test_vanilla_rnn_gradient_vanishes_with_distance_at_init():
+    task = lab.RecallTask(max_distance=60)
+    x, y, _ = lab.make_batch(task, 16, 60, seed=0)
+    norms = lab.input_grad_norms(lab.build_model("rnn", task), x, y)
+    assert norms[-1] > 1e3 * norms[1]  # the cue (position 1) barely reaches the loss
+
+
+def test_tiny_run_is_json_and_complete():
+    cfg = lab.LabConfig(distances=(2, 6), seconds=0.3, n_train=256, n_val=64, n_eval=40, clip_seconds=0.4)
+    seen = []
+    results, models = lab.run_lab(cfg, on_progress=seen.append, command="test")
+    json.dumps(results, allow_nan=False)  # strict JSON
+    assert set(results["models"]) == set(lab.ARCHS) == set(models)
+    assert results["chance"] == pytest.approx(1 / 8)
+    for m in results["models"].values():
+        assert len(m["accuracy"]) == 2 and all(0 <= a <= 1 for a in m["accuracy"])
+        assert len(m["grad_norms"]["trained"]) == results["task_config"]["seq_len"]
+        assert m["train"]["seconds"] < 5
+    assert set(results["clipping"]["runs"]) == {"on", "off"}
+    assert results["clipping"]["runs"]["off"]["grad_clip"] is None
+    assert all(math.isfinite(p.train_loss) or True for p in seen)
+    steps = [p.step for p in seen]
+    assert steps == sorted(steps) and {p.model for p in seen} >= set(lab.ARCHS)
+    assert all(p.total_steps == seen[0].total_steps for p in seen)
+
+
+def test_stop_flag_ends_the_run_early():
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    cfg = lab.LabConfig(distances=(2,), seconds=5, n_train=128, n_val=32, n_eval=20)
+    results, _ = lab.run_lab(cfg, stop=stop)
+    assert results["stopped"] and results["models"] == {} and results["clipping"] is None
+
+
+def test_cli_prints_accuracy_per_model_and_distance(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(lab.LabConfig, "__init__", _small_defaults(lab.LabConfig.__init__))
+    out = tmp_path / "lab.json"
+    code = main(["memory-lab", "--distances", "3,1", "--seconds", "0.3", "--clip-seconds", "0",
+                 "--models", "rnn,transformer", "--out", str(out), "--save-transformer", str(tmp_path)])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["distances"] == [1, 3]
+    assert set(summary["accuracy"]) == {"rnn", "transformer"}
+    assert set(summary["accuracy"]["rnn"]) == {"1", "3"}
+    full = json.loads(out.read_text())
+    assert full["command"].startswith("seqcore memory-lab --distances 3,1 --seconds 0.3")
+    assert full["clipping"] is None
+    # the saved Transformer opens in the attention explorer's probe
+    from seqcore.checkpoints import CheckpointInfo, read_card
+
+    stem = tmp_path / "memory_transformer"
+    info = CheckpointInfo("memory_transformer", "memory", "transformer", "user", stem, read_card(stem))
+    probe = lab.attention_probe(info, "A 3 a b ? A")
+    y = probe.model(probe.x, return_attention=True)
+    assert probe.tokens == ["A", "3", "a", "b", "?", "A"] and y.attentions[0].shape[-1] == 6
+    assert lab.attention_probe(info, None).x.shape[1] > 2
+    with pytest.raises(InputError):
+        lab.attention_probe(info, "A 3 Z")
+
+
+def _small_defaults(init):
+    def wrapped(self, *args, **kwargs):
+        kwargs.setdefault("n_train", 256)
+        kwargs.setdefault("n_val", 64)
+        kwargs.setdefault("n_eval", 40)
+        init(self, *args, **kwargs)
+
+    return wrapped
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--distances", "5,x"], "whole numbers"),
+    (["--distances", "500"], "between 0 and"),
+    (["--models", "rnn,gru"], "models must be chosen"),
+    (["--seconds", "0"], "seconds per model"),
+])
+def test_cli_bad_input_exits_2_with_message(argv, message, capsys):
+    assert main(["memory-lab", *argv]) == 2
+    err = capsys.readouterr()
+    assert message in err.err and err.out == ""
