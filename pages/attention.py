@@ -1,0 +1,228 @@
+"""Attention explorer: step through softmax(QK^T/sqrt(d_k))V inside any Transformer checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+
+from pages._attention_figures import bars, head_colour, head_view, heatmap, model_view
+from pages._shared import how_it_works, safe_filename
+from seqcore.errors import SeqcoreError
+from seqcore.tasks import attention_maths as am
+from seqcore.tasks.attention import DEFAULT_NAME, EXAMPLE, MAX_CHARS
+from seqcore.tasks.probe import probe_for, transformer_checkpoints
+
+MY_TEXT, EXAMPLE_INPUT = "My text", "The model's own example"
+
+
+@st.cache_resource(max_entries=16, show_spinner="Loading the model...")
+def cached_probe(source: str, name: str, text: str | None):
+    """The probe (its model is shared, read-only and in eval mode) for one checkpoint and input."""
+    info = next(c for c in transformer_checkpoints() if c.source == source and c.name == name)
+    return probe_for(info, text)
+
+
+def show(fig, key: str, matrix: np.ndarray, rows: list[str] | None, cols: list[str] | None) -> None:
+    """A chart (PNG from its modebar camera) and a CSV download of the matrix behind it."""
+    st.plotly_chart(fig, key=f"att-fig-{key}",
+                    config={"toImageButtonOptions": {"format": "png", "filename": safe_filename(f"attention-{key}")}})
+    st.download_button("CSV", am.matrix_csv(matrix, rows, cols), file_name=safe_filename(f"attention-{key}.csv"),
+                       mime="text/csv", key=f"att-csv-{key}", on_click="ignore", icon=":material/download:")
+
+
+st.title("Attention explorer")
+st.warning("Attention weights show where each head looked, not why the model decided: they are not an "
+           "explanation. Rollout and head averages are rough summaries of them.", icon=":material/info:")
+how_it_works(
+    [r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}\,\tau}"
+     r" + M\right) V,\qquad Q = XW_Q,\; K = XW_K,\; V = XW_V",
+     r"M_{ij} = \begin{cases} 0 & j \le i \\ -\infty & j > i \ \text{(causal)} \end{cases}",
+     r"\tilde A_\ell = \tfrac12 A_\ell + \tfrac12 I,\qquad \mathrm{rollout} = \tilde A_L \cdots \tilde A_1"],
+    "Each token becomes an embedding plus a position vector; a LayerNorm'd copy is projected to a query, "
+    "a key and a value per head (d_k = d_model / heads). Scores QK^T are scaled by sqrt(d_k) so their size "
+    "does not grow with d_k, the causal mask hides the future, and the softmax (temperature tau = 1 in the "
+    "model) turns each row into weights that sum to 1; the head outputs the weighted sum of V. "
+    "**Step-through** recomputes one head from the model's own layers and checks it against the model. "
+    "**Head view**: queries left, keys right, one colour per head. **Model view**: every layer and head. "
+    "**Neuron view**: q, each k, their elementwise product and dot product for one query. "
+    "**Average & rollout**: the mean over heads, and rollout (Abnar & Zuidema 2020), which multiplies "
+    "the layers' averaged attention with the residual path mixed in.",
+    limits="attention weights are not an explanation: the values, the MLPs and the residual stream carry "
+           "much of what a model computes, and different weights can give the same prediction.",
+)
+
+checkpoints = transformer_checkpoints()
+if not checkpoints:
+    st.error("No Transformer checkpoint is available. Train the explorer's own model with "
+             "`seqcore train attention` (about 4 minutes on a CPU), then reload this page.")
+    st.stop()
+labels = [f"{c.name} ({c.task}, {c.source})" for c in checkpoints]
+default = next((i for i, c in enumerate(checkpoints) if c.name == DEFAULT_NAME), 0)
+choice = st.selectbox("Model", range(len(checkpoints)), index=default, format_func=labels.__getitem__,
+                      key="att-model", help="Every Transformer in the checkpoint registry; other pages add theirs")
+info = checkpoints[choice]
+source = st.radio("Input", [MY_TEXT, EXAMPLE_INPUT], horizontal=True, key="att-source")
+text = None
+if source == MY_TEXT:
+    text = st.text_input("Text", value=EXAMPLE, key="att-text",
+                         help=f"Any Unicode; the explorer's own model reads up to {MAX_CHARS} characters")
+    if not text.strip():
+        st.error(f"The text is empty: type at least one character, or choose '{EXAMPLE_INPUT}'.")
+        st.stop()
+try:
+    probe = cached_probe(info.source, info.name, text)
+    got = am.run_model(probe)
+except SeqcoreError as e:
+    st.error(f"Cannot use this input with {info.name}: {e}")
+    st.stop()
+except ValueError as e:  # e.g. a sequence longer than the model's max_len
+    st.error(f"{info.name} cannot take this input ({e}); use a shorter one.")
+    st.stop()
+if probe.note:
+    st.caption(probe.note)
+
+cfg = probe.model.config
+q_labels = am.token_labels(probe.tokens)
+c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 2, 1])
+layer = c1.selectbox("Layer", range(cfg.n_layers), key="att-layer")
+head = c2.selectbox("Head", range(cfg.n_heads), key="att-head")
+kinds = ["self", "cross"] if got.cross_attention is not None else ["self"]
+kind = c3.selectbox("Attention", kinds, key="att-kind", help="cross: queries from the text, keys from the context")
+temperature = c4.slider("Softmax temperature", 0.1, 5.0, 1.0, 0.1, key="att-temp",
+                        help="Divides the scaled scores; 1 is what the model uses, lower is sharper")
+hide = c5.toggle("Hide special tokens", key="att-hide", help="Drop <bos>/padding rows and columns; rows renormalised")
+k_tokens = am.key_tokens(probe, kind)
+k_labels = am.token_labels(k_tokens)
+layers = got.self_attention if kind == "self" else got.cross_attention
+rows = am.keep_indices(probe.special, len(q_labels), hide)
+cols = rows if kind == "self" else list(range(len(k_labels)))
+shown_q, shown_k = [q_labels[i] for i in rows], [k_labels[j] for j in cols]
+stem = f"{info.name}-L{layer}"
+
+tab_step, tab_head, tab_model, tab_neuron, tab_avg = st.tabs(
+    ["Step-through", "Head view", "Model view", "Neuron view", "Average & rollout"])
+
+with torch.inference_mode():
+    steps = am.step_through(probe, layer, head, temperature=temperature, kind=kind)
+    check = am.verify(probe, layer, kind)
+
+with tab_step:
+    st.markdown(f"Layer {layer}, head {head} ({kind}-attention), d_k = {steps.d_k}, temperature {temperature:g}. "
+                "Shown in full: hiding special tokens applies to the other views.")
+    st.caption(f"Check against the model itself: largest |difference| of the weights at temperature 1 "
+               f"{check['weights']:.1e}; of the heads' weighted sums after the output projection "
+               f"{check['output']:.1e}.")
+    ids = probe.x[0].tolist() if probe.x.dim() == 2 else None
+    st.markdown("**1. Tokens**")
+    st.dataframe({"position": list(range(len(probe.tokens))), "token": probe.tokens,
+                  **({"id": ids} if ids is not None else {})}, hide_index=True, key="att-tokens", height=180)
+    dims = [f"d{j}" for j in range(steps.token_embeddings.shape[1])]
+    kd = [f"d{j}" for j in range(steps.d_k)]
+    after = "" if layer == 0 else f", then the residual stream into layer {layer}"
+    st.markdown(f"**2. Embeddings plus positions**{after}")
+    cols2 = st.columns(3 if steps.positions is not None else 2)
+    with cols2[0]:
+        show(heatmap(steps.token_embeddings, q_labels, dims, title="token embedding", x_title="dimension",
+                     y_title="token"), f"{stem}-embed", steps.token_embeddings, q_labels, dims)
+    if steps.positions is not None:
+        with cols2[1]:
+            show(heatmap(steps.positions, q_labels, dims, title="position vector", x_title="dimension",
+                         y_title="token"), f"{stem}-pos", steps.positions, q_labels, dims)
+    with cols2[-1]:
+        show(heatmap(steps.layer_input, q_labels, dims, title=f"input to layer {layer}", x_title="dimension",
+                     y_title="token"), f"{stem}-input", steps.layer_input, q_labels, dims)
+    st.markdown(f"**3. Queries, keys, values of head {head}** (from the LayerNorm'd input)")
+    cols3 = st.columns(3)
+    qkv = (("Q", steps.q, q_labels), ("K", steps.k, k_labels), ("V", steps.v, k_labels))
+    for col, (name, m, lab) in zip(cols3, qkv, strict=True):
+        with col:
+            show(heatmap(m, lab, kd, title=name, x_title="head dimension", y_title="token"),
+                 f"{stem}-H{head}-{name}", m, lab, kd)
+    st.markdown("**4. Scores, scaling, mask, softmax**")
+    cols4 = st.columns(2)
+    with cols4[0]:
+        show(heatmap(steps.scores, q_labels, k_labels, title="scores QKᵀ", x_title="key", y_title="query"),
+             f"{stem}-H{head}-scores", steps.scores, q_labels, k_labels)
+    with cols4[1]:
+        show(heatmap(steps.scaled, q_labels, k_labels, title=f"scaled QKᵀ / √{steps.d_k}", x_title="key",
+                     y_title="query"), f"{stem}-H{head}-scaled", steps.scaled, q_labels, k_labels)
+    cols5 = st.columns(2)
+    with cols5[0]:
+        if steps.allowed is not None:
+            show(heatmap(steps.masked, q_labels, k_labels, title="causal mask applied (-inf above the diagonal)",
+                         x_title="key", y_title="query"), f"{stem}-H{head}-masked", steps.masked, q_labels, k_labels)
+        else:
+            st.info("No mask here: every query may attend to every key.")
+    with cols5[1]:
+        show(heatmap(steps.weights, q_labels, k_labels, title=f"softmax, temperature {temperature:g}",
+                     x_title="key", y_title="query", weights=True),
+             f"{stem}-H{head}-weights", steps.weights, q_labels, k_labels)
+    st.markdown("**5. Weighted sum of V** (this head's output; the heads are concatenated and projected)")
+    show(heatmap(steps.output, q_labels, kd, title="softmax(·) V", x_title="head dimension", y_title="query"),
+         f"{stem}-H{head}-output", steps.output, q_labels, kd)
+
+with tab_head:
+    att = am.hide_tokens(layers[layer], rows, cols)
+    heads = st.multiselect("Heads", range(cfg.n_heads), default=list(range(cfg.n_heads)), key="att-hv-heads",
+                           format_func=lambda h: f"head {h}")
+    pick = st.selectbox("Query token", [None, *range(len(shown_q))], key="att-hv-token",
+                        format_func=lambda i: "all tokens" if i is None else shown_q[i])
+    if not heads:
+        st.error("Select at least one head to draw.")
+    else:
+        lines = am.head_view_lines(att, heads, pick)
+        st.plotly_chart(head_view(lines, shown_q, shown_k, heads, title=f"Layer {layer}, {kind}-attention"),
+                        key="att-fig-headview")
+        st.caption("Lines under weight 0.02 are not drawn. Click a head in the legend to toggle it; hover the "
+                   "midpoints for the weights.")
+
+with tab_model:
+    grid = [am.hide_tokens(a, rows, cols) for a in layers]
+    st.plotly_chart(model_view(grid, shown_q, shown_k, title=f"All layers and heads ({kind}-attention)"),
+                    key="att-fig-modelview")
+    cells = [(i, h) for i in range(cfg.n_layers) for h in range(cfg.n_heads)]
+    cell = st.selectbox("Enlarge", cells, index=layer * cfg.n_heads + head, key="att-mv-cell",
+                        format_func=lambda c: f"layer {c[0]}, head {c[1]}")
+    show(heatmap(grid[cell[0]][cell[1]], shown_q, shown_k, title=f"layer {cell[0]}, head {cell[1]}",
+                 x_title="key", y_title="query", weights=True),
+         f"{info.name}-L{cell[0]}-H{cell[1]}-grid", grid[cell[0]][cell[1]], shown_q, shown_k)
+
+with tab_neuron:
+    query = st.selectbox("Query token", range(len(q_labels)), index=len(q_labels) - 1, key="att-nv-query",
+                         format_func=q_labels.__getitem__)
+    nv = am.neuron_view(steps, query)
+    st.markdown(f"Layer {layer}, head {head}: how query **{q_labels[query]}** scores every key. "
+                "Each row of q ∘ k sums to q·k.")
+    cols6 = st.columns([1, 2, 2])
+    with cols6[0]:
+        show(heatmap(nv.q[None, :], [q_labels[query]], kd, title="q", x_title="head dimension", y_title="query",
+                     height=180), f"{stem}-H{head}-q{query}", nv.q[None, :], [q_labels[query]], kd)
+    with cols6[1]:
+        show(heatmap(nv.k, k_labels, kd, title="k for each key", x_title="head dimension", y_title="key"),
+             f"{stem}-H{head}-keys", nv.k, k_labels, kd)
+    with cols6[2]:
+        show(heatmap(nv.qk, k_labels, kd, title="q ∘ k (elementwise)", x_title="head dimension", y_title="key"),
+             f"{stem}-H{head}-qk{query}", nv.qk, k_labels, kd)
+    cols7 = st.columns(2)
+    with cols7[0]:
+        st.plotly_chart(bars(nv.dot, k_labels, title="q · k", y_title="q·k", colour=head_colour(head)),
+                        key="att-fig-dot")
+    with cols7[1]:
+        st.plotly_chart(bars(nv.weights, k_labels, title=f"softmax(q·k / √{steps.d_k} / {temperature:g})",
+                             y_title="weight", colour=head_colour(head)), key="att-fig-softmax")
+    table = np.stack([nv.dot, nv.scaled, nv.weights], axis=1)
+    st.download_button("CSV", am.matrix_csv(table, k_labels, ["q.k", "scaled", "softmax"]),
+                       file_name=safe_filename(f"attention-{stem}-H{head}-neuron{query}.csv"), mime="text/csv",
+                       key="att-csv-neuron", on_click="ignore", icon=":material/download:")
+
+with tab_avg:
+    avg = am.hide_tokens(am.head_average(layers[layer]), rows, cols)
+    show(heatmap(avg, shown_q, shown_k, title=f"Layer {layer}: mean over {cfg.n_heads} heads", x_title="key",
+                 y_title="query", weights=True), f"{stem}-mean", avg, shown_q, shown_k)
+    full = am.rollout([am.head_average(a) for a in got.self_attention[: layer + 1]])
+    roll = am.hide_tokens(full, rows, rows)
+    show(heatmap(roll, shown_q, [q_labels[i] for i in rows], title=f"Rollout of self-attention, layers 0..{layer}",
+                 x_title="input token", y_title="position", weights=True),
+         f"{stem}-rollout", roll, shown_q, [q_labels[i] for i in rows])
+    st.caption("Rollout is computed over all tokens, then special tokens are hidden and rows renormalised.")

@@ -1,0 +1,83 @@
+"""The attention explorer page through Streamlit's AppTest: widgets found by key."""
+
+import json
+
+import pytest
+
+from seqcore.tasks.attention import DEFAULT_NAME, MAX_CHARS
+
+
+@pytest.fixture
+def explorer(app):
+    app.run()
+    app.switch_page("pages/attention.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def charts(at) -> dict:
+    """Plotly charts by key, as their figure JSON."""
+    out = {}
+    for el in at.main.get("plotly_chart"):
+        fig = json.loads(el.proto.spec)
+        out[el.proto.id] = fig
+    return out
+
+
+def test_default_model_and_the_lectures_example(explorer):
+    at = explorer
+    assert DEFAULT_NAME in at.selectbox(key="att-model").format_func(at.selectbox(key="att-model").value)
+    assert at.text_input(key="att-text").value == "我是mika"
+    assert not at.error
+    assert any("<unk>" in c.value and "我" in c.value for c in at.caption)
+    assert any("not an explanation" in w.value for w in at.warning)
+    assert at.latex and "sqrt" in at.latex[0].value
+    assert "<bos>" in at.dataframe[0].value["token"].tolist()
+    assert any("Check against the model" in c.value for c in at.caption)
+    figs = [json.loads(el.proto.spec) for el in at.main.get("plotly_chart")]
+    assert len(figs) >= 15
+    weights = next(f for f in figs if f["layout"]["title"]["text"].startswith("softmax, temperature"))
+    assert weights["data"][0]["y"] == ["0:<bos>", "1:我", "2:是", "3:m", "4:i", "5:k", "6:a"]
+    assert weights["layout"]["xaxis"]["title"]["text"] == "key"
+
+
+def test_controls_change_every_view_without_errors(explorer):
+    at = explorer
+    at.text_input(key="att-text").set_value("the movie is not good").run()
+    at.selectbox(key="att-layer").set_value(2).run()
+    at.selectbox(key="att-head").set_value(3).run()
+    at.slider(key="att-temp").set_value(0.3).run()
+    at.toggle(key="att-hide").set_value(True).run()
+    at.multiselect(key="att-hv-heads").set_value([0, 1]).run()
+    at.selectbox(key="att-hv-token").set_value(4).run()
+    at.selectbox(key="att-mv-cell").set_value((1, 2)).run()
+    at.selectbox(key="att-nv-query").set_value(5).run()
+    assert not at.exception, at.exception
+    assert not at.error
+    figs = [json.loads(el.proto.spec) for el in at.main.get("plotly_chart")]
+    titles = [f["layout"]["title"]["text"] for f in figs]
+    assert "softmax, temperature 0.3" in titles and "layer 1, head 2" in titles
+    enlarged = figs[titles.index("layer 1, head 2")]
+    assert "0:<bos>" not in enlarged["data"][0]["y"]  # hidden special token
+    head_view = figs[titles.index("Layer 2, self-attention")]
+    assert {t["name"] for t in head_view["data"] if t.get("name")} == {"head 0", "head 1"}
+
+
+def test_empty_text_shows_an_error(explorer):
+    at = explorer
+    at.text_input(key="att-text").set_value("   ").run()
+    assert not at.exception
+    assert at.error and "empty" in at.error[0].value
+
+
+def test_too_long_text_names_the_limit(explorer):
+    at = explorer
+    at.text_input(key="att-text").set_value("a" * (MAX_CHARS + 50)).run()
+    assert not at.exception
+    assert at.error and str(MAX_CHARS) in at.error[0].value and "shorten" in at.error[0].value
+
+
+def test_the_models_own_example(explorer):
+    at = explorer
+    at.radio(key="att-source").set_value("The model's own example").run()
+    assert not at.exception and not at.error

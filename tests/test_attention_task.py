@@ -1,0 +1,99 @@
+"""The explorer's own char Transformer: data, vocabulary, probe, CLI and a bounded training smoke."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from seqcore.cli import main
+from seqcore.errors import InputError
+from seqcore.tasks import attention
+from seqcore.tasks.attention_maths import run_model, verify
+from seqcore.tasks.probe import probe_for, transformer_checkpoints
+
+
+@pytest.fixture(scope="module")
+def own():
+    found = [c for c in transformer_checkpoints() if c.name == attention.DEFAULT_NAME]
+    assert found, "the shipped checkpoint is missing: run `seqcore train attention --shipped`"
+    return found[-1]
+
+
+def test_sentences_are_real_and_the_split_is_disjoint():
+    sentences = attention.load_sentences()
+    assert len(sentences) == 8530
+    split = attention.split_sentences(sentences)
+    assert sum(len(v) for v in split.values()) == len(sentences)
+    assert not set(split["test"]) & set(split["val"]) - set(split["train"])  # duplicates aside
+    assert split == attention.split_sentences(sentences)  # seeded
+
+
+def test_vocab_maps_unknown_characters_to_unk_and_keeps_labels():
+    vocab = attention.CharVocab(list(" aikm"))
+    ids = vocab.encode("我是mIka")
+    unk, bos = attention.SPECIALS.index("<unk>"), attention.SPECIALS.index("<bos>")
+    assert ids[:3] == [bos, unk, unk]
+    assert ids[3:] == [vocab.id("m"), vocab.id("i"), vocab.id("k"), vocab.id("a")]  # "I" reads as "i"
+    batch = attention.encode_batch(vocab, ["am", "kim kim"], length=4)
+    assert batch.shape == (2, 5) and batch[0, 3:].tolist() == [0, 0]
+
+
+def test_probe_on_the_lectures_example(own):
+    probe = probe_for(own, "我是mika")
+    assert probe.tokens == ["<bos>", "我", "是", "m", "i", "k", "a"]
+    assert probe.special == [True] + [False] * 6
+    assert "我" in probe.note and "<unk>" in probe.note
+    assert probe.x.shape == (1, 7) and probe.x[0, 1] == attention.SPECIALS.index("<unk>")
+    got = run_model(probe)
+    assert len(got.self_attention) == own.card["config"]["n_layers"]
+    for a in got.self_attention:
+        np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-5)
+        assert np.all(np.triu(a, 1) == 0)
+    diffs = verify(probe, 1)
+    assert diffs["weights"] < 1e-5 and diffs["output"] < 1e-5
+
+
+def test_probe_rejects_empty_and_too_long_text(own):
+    for text in ("", "   ", "x" * (attention.MAX_CHARS + 1)):
+        with pytest.raises(InputError):
+            attention.attention_probe(own, text)
+    assert probe_for(own, None).tokens[1:] == list(attention.EXAMPLE)
+
+
+def test_shipped_card_is_complete_and_beats_the_baselines(own):
+    card = own.card
+    for key in ("data", "metrics", "train_seconds", "device", "command", "hyperparameters", "vocab"):
+        assert card.get(key), key
+    m = card["metrics"]
+    assert m["test_bits_per_char"] < m["baseline_bigram_bits_per_char"] < m["baseline_unigram_bits_per_char"]
+    assert card["command"].startswith("seqcore train attention")
+    assert card["dtype"] == "float16"
+
+
+def test_cli_prints_tokens_and_heads_by_t_by_t(capsys, own):
+    assert main(["attention", "--model", own.name, "--text", "我是mika"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    cfg = own.card["config"]
+    assert out["tokens"] == ["<bos>", "我", "是", "m", "i", "k", "a"]
+    assert np.array(out["layers"]).shape == (cfg["n_layers"], cfg["n_heads"], 7, 7)
+    assert main(["attention", "--text", "ok"]) == 0  # the explorer's own model is the default
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv", [["attention", "--model", "no-such-model"],
+                                  ["attention", "--text", "y" * 500],
+                                  ["attention", "--text", ""]])
+def test_cli_bad_input_exits_2(capsys, argv):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "seqcore: error:" in captured.err
+
+
+def test_train_smoke_writes_a_loadable_checkpoint(tmp_path, capsys):
+    torch.set_num_threads(1)
+    assert main(["train", "attention", "--seconds", "1", "--epochs", "1", "--out", str(tmp_path),
+                 "--name", "smoke"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["metrics"]) >= {"test_bits_per_char", "baseline_unigram_bits_per_char"}
+    assert (tmp_path / "smoke.safetensors").exists() and (tmp_path / "smoke.json").exists()
