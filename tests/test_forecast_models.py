@@ -1,0 +1,165 @@
+"""Forecasters: no leakage, metrics by hand, naive MASE = 1, quantile band, what-if, checkpoints, probe."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from seqcore.checkpoints import find_checkpoint, save_checkpoint
+from seqcore.data.prices import PriceSeries, load_goog
+from seqcore.errors import InputError
+from seqcore.models.forecaster import ForecasterConfig, QuantileForecaster, pinball_loss
+from seqcore.tasks import forecasting as fc
+from seqcore.tasks.forecast_metrics import naive_scale, score
+
+TINY = fc.ForecastConfig(lookback=10, horizon=3, hidden=8, epochs=2, batch_size=64, season=5)
+
+
+@pytest.fixture(scope="module")
+def goog():
+    return load_goog()
+
+
+def short(goog, n=300):
+    return PriceSeries(goog.name, goog.dates[:n], goog.values[:n].copy(), "price")
+
+
+def test_metrics_match_a_hand_computation():
+    actual = np.array([[11.0, 12.0], [9.0, 9.0]])
+    p50 = np.array([[10.5, 13.0], [10.0, 8.0]])
+    p10, p90 = p50 - 1, p50 + 1
+    m = score(actual, p10, p50, p90, origin=np.array([10.0, 10.0]), scale=2.0)
+    errors = np.array([0.5, 1.0, 1.0, 1.0])
+    assert m["mae"] == pytest.approx(errors.mean())
+    assert m["rmse"] == pytest.approx(np.sqrt((errors**2).mean()))
+    assert m["mase"] == pytest.approx(errors.mean() / 2.0)
+    # directions: (+,+) (+,+) (0 forecast -> skipped) (-,-) => 3 of 3
+    assert m["directional_accuracy"] == pytest.approx(1.0)
+    assert m["coverage80"] == pytest.approx(1.0)  # every error is <= 1
+    assert naive_scale(np.array([1.0, 3.0, 2.0])) == pytest.approx(1.5)
+
+
+def test_naive_mase_is_one_on_its_own_training_series(goog):
+    v = goog.values[:500]
+    naive_in_sample = v[:-1]  # the one-step naive forecast of v[1:]
+    m = score(v[1:, None], naive_in_sample[:, None], naive_in_sample[:, None], naive_in_sample[:, None],
+              origin=v[:-1], scale=naive_scale(v))
+    assert m["mase"] == pytest.approx(1.0)
+    assert m["directional_accuracy"] is None
+
+
+def test_pinball_loss_and_quantiles_never_cross():
+    pred = torch.tensor([[[0.0, 1.0, 2.0]]])
+    target = torch.tensor([[1.0]])
+    # errors 1, 0, -1 -> 0.1*1, 0, (0.9-1)*-1 = 0.1 ; mean over 3 quantiles
+    assert float(pinball_loss(pred, target)) == pytest.approx(0.2 / 3)
+    torch.manual_seed(0)
+    for arch in ("lstm", "transformer"):
+        net = QuantileForecaster(ForecasterConfig(arch=arch, lookback=8, horizon=4, hidden=8, layers=1))
+        out = net(torch.randn(5, 8, 1) * 10)
+        assert out.shape == (5, 4, 3)
+        assert (out[..., 0] <= out[..., 1]).all() and (out[..., 1] <= out[..., 2]).all()
+
+
+@pytest.mark.parametrize("name", fc.MODELS)
+def test_forecast_at_an_origin_ignores_values_after_it(goog, name):
+    """No leakage: changing everything after the origin changes neither the fit nor the forecast."""
+    series = short(goog)
+    origin = 250
+    cfg = replace(TINY, model=name)
+    a = fc.make_forecaster(cfg, "price").fit(series.values[: origin + 1]).predict(series.values[: origin + 1])
+    changed = series.values.copy()
+    changed[origin + 1:] *= 3.0
+    b = fc.make_forecaster(cfg, "price").fit(changed[: origin + 1]).predict(changed[: origin + 1])
+    np.testing.assert_allclose(a, b)
+    assert a.shape == (3, 3) and (a[:, 0] <= a[:, 1]).all() and (a[:, 1] <= a[:, 2]).all()
+
+
+def test_backtest_fits_before_the_first_origin_and_scalers_see_only_training(goog):
+    series = short(goog)
+    r = fc.backtest(series, replace(TINY, model="lstm"), ["lstm", "drift"], folds=20)
+    assert list(r.metrics) == ["naive", "lstm", "drift"]
+    assert r.train_rows == r.origins[0] + 1 == 300 - 3 - 19
+    assert r.forecasts["lstm"].shape == (20, 3, 3) and r.actual.shape == (20, 3)
+    # the LSTM's scaler: steps of its training windows only (validation windows excluded)
+    m = fc.make_forecaster(replace(TINY, model="lstm"), "price").fit(series.values[: r.train_rows])
+    steps = np.diff(np.log(series.values[: r.train_rows]))
+    assert m.transform.mu != pytest.approx(steps.mean())  # not the whole training part: validation excluded
+    n_origins = r.train_rows - 10 - 3
+    n_train = n_origins - int(n_origins * 0.15) - 3
+    seen = np.diff(np.log(series.values[: 10 + n_train - 1 + 3 + 1]))
+    assert m.transform.mu == pytest.approx(seen.mean()) and m.transform.sd == pytest.approx(seen.std())
+    assert any("random walk" in v for v in r.verdicts())
+
+
+def test_backtest_reuses_a_model_only_when_it_has_not_seen_the_test(goog):
+    series = short(goog)
+    cfg = replace(TINY, model="linear")
+    peeked = fc.make_forecaster(cfg, "price").fit(series.values, series_name=series.name)
+    peeked.coef[:] = 0.0  # a reused model would forecast flat; a refit one would not
+    r = fc.backtest(series, cfg, {"linear": peeked}, folds=10)
+    assert not np.allclose(r.forecasts["linear"][..., 1], r.forecasts["naive"][..., 1])
+
+
+def test_seasonal_naive_repeats_the_last_season():
+    v = np.tile([10.0, 11.0, 12.0, 13.0, 14.0], 20)
+    m = fc.make_forecaster(replace(TINY, model="seasonal_naive", horizon=7), "level").fit(v)
+    q = m.predict(v, 7)
+    np.testing.assert_allclose(q[:, 1], [10, 11, 12, 13, 14, 10, 11])
+    np.testing.assert_allclose(q[:, 0], q[:, 1])  # an exact season leaves no error spread
+
+
+def test_config_and_input_errors():
+    with pytest.raises(InputError, match="horizon"):
+        fc.ForecastConfig(horizon=61).check()
+    with pytest.raises(InputError, match="season"):
+        fc.ForecastConfig(model="seasonal_naive").check()
+    with pytest.raises(InputError, match="at least"):
+        fc.make_forecaster(TINY, "price").fit(np.arange(1.0, 20.0))
+    m = fc.make_forecaster(replace(TINY, model="naive"), "price").fit(np.arange(1.0, 100.0))
+    with pytest.raises(InputError, match="retrain"):
+        m.predict(np.arange(1.0, 100.0), 10)
+
+
+def test_scenarios():
+    v = np.linspace(100, 120, 80)
+    assert fc.scenario(v, "price", shock=-0.2)[-1] == pytest.approx(96.0)
+    np.testing.assert_allclose(fc.scenario(v, "price")[:], v)
+    calm = fc.scenario(v * (1 + 0.05 * np.sin(np.arange(80))), "price", vol_scale=0.0, vol_window=20)
+    r = np.diff(np.log(calm[-21:]))
+    assert r.std() == pytest.approx(0.0, abs=1e-12)
+    edited = fc.scenario(v, "price", edits=np.array([1.0, 2.0]))
+    assert list(edited[-2:]) == [1.0, 2.0]
+    with pytest.raises(InputError, match="50%"):
+        fc.scenario(v, "price", shock=0.9)
+    with pytest.raises(InputError, match="positive"):
+        fc.scenario(v, "price", edits=np.array([-1.0]))
+
+
+def test_what_if_reforecast_uses_the_trained_model_without_retraining(goog):
+    series = short(goog)
+    m = fc.make_forecaster(replace(TINY, model="lstm"), "price").fit(series.values)
+    before = {k: v.clone() for k, v in m.net.state_dict().items()}
+    base = fc.forecast(m, series)
+    shocked = fc.forecast(m, series, history=fc.scenario(series.values, "price", shock=-0.3))
+    assert shocked.p50[0] < base.p50[0] * 0.8
+    assert all(torch.equal(before[k], v) for k, v in m.net.state_dict().items())
+
+
+def test_checkpoint_round_trip_and_attention_probe(goog, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path))
+    series = short(goog)
+    m = fc.make_forecaster(replace(TINY, model="transformer", hidden=8, heads=2), "price").fit(
+        series.values, series_name="GOOG Close")
+    card = fc.model_card(m, series, {"h1_mase": 1.0})
+    assert "transformer" in card["arch"] and card["task"] == "forecast"
+    save_checkpoint(m.net, card, tmp_path / "checkpoints" / "forecast-test-transformer", half=False)
+    loaded, _ = fc.load_forecaster("forecast-test-transformer")
+    np.testing.assert_allclose(loaded.predict(series.values), m.predict(series.values), rtol=1e-5)
+    from seqcore.tasks.probe import probe_for
+
+    probe = probe_for(find_checkpoint("forecast-test-transformer"))
+    out = probe.model(probe.x, probe.context, return_attention=True)
+    assert probe.x.shape == (1, 10, 1) and len(probe.tokens) == 10 and probe.tokens[-1] == "2013-03-01"
+    assert out.attentions[0].shape == (1, 2, 10, 10)
