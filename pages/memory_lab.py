@@ -1,0 +1,182 @@
+"""Memory lab: vanilla RNN vs LSTM vs Transformer on long-range recall, and the gradients of BPTT."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from pages._memory_figures import NAMES, accuracy_figure, clipping_figures, grad_norm_figure, loss_curves_figure
+from pages._shared import how_it_works, show_job, start_job
+from seqcore.checkpoints import shipped_dir
+from seqcore.errors import SeqcoreError
+from seqcore.tasks import memory_lab as lab
+
+JOB, RUNS = "memory-job", "memory-runs"
+SHIPPED = "memory_lab_default.json"
+EVAL_POINTS = (5, 10, 20, 50, 100, 150, 200)
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def shipped_results(path: str, mtime: float) -> dict:
+    """The shipped default run (cached per file version)."""
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_shipped() -> dict | None:
+    path = shipped_dir() / SHIPPED
+    if not path.exists():
+        st.info(f"No shipped results yet: `seqcore memory-lab --out checkpoints/{SHIPPED}` makes them. "
+                "You can still train below.")
+        return None
+    try:
+        return shipped_results(str(path), path.stat().st_mtime)
+    except (OSError, ValueError) as e:
+        st.error(f"The shipped results file {SHIPPED} is unreadable ({e}); rebuild it with "
+                 f"`seqcore memory-lab --out checkpoints/{SHIPPED}`. Training below still works.")
+        return None
+
+
+def describe(res: dict) -> str:
+    stopped = ", stopped early" if res.get("stopped") else ""
+    return (f"{res['seconds_per_model']:g} s per model on {res['device']}, {res['created'][:16].replace('T', ' ')} "
+            f"UTC, distances up to {max(res['distances'])}{stopped}")
+
+
+def train_panel() -> None:
+    """Widgets for a live run; the run itself is a background Job drawn by show_job."""
+    st.subheader("Train more, live")
+    job = st.session_state.get(JOB)
+    busy = job is not None and job.running
+    c1, c2, c3 = st.columns(3)
+    longest = c1.slider("Longest distance", 5, lab.MAX_DISTANCE, 50, step=5, key="memory-distance",
+                        help="Training sequences hold 0..this many distractors between cue and query")
+    seconds = c2.slider("Seconds per model", 5, 60, 20, key="memory-seconds",
+                        help="The equal wall-time budget each model trains for")
+    seed = c3.number_input("Seed", 0, 10_000, 0, key="memory-seed")
+    archs = st.multiselect("Models", list(lab.ARCHS), default=list(lab.ARCHS), format_func=NAMES.get,
+                           key="memory-models")
+    extra = st.text_input("Distances to test (optional)", key="memory-eval",
+                          placeholder=f"default: {', '.join(str(d) for d in EVAL_POINTS if d < longest)}, {longest}",
+                          help="Comma-separated whole numbers, each at most the longest distance")
+    clip = st.checkbox("Also rerun the clipping on/off experiment (10 s)", value=True, key="memory-clip")
+    if st.button("Train", key="memory-train", type="primary", icon=":material/play_arrow:", disabled=busy):
+        try:
+            if not archs:
+                raise SeqcoreError("choose at least one model to train")
+            distances = (lab.parse_distances(extra, max_distance=longest) if extra.strip()
+                         else [d for d in EVAL_POINTS if d < longest] + [longest])
+            cfg = lab.LabConfig(distances=tuple(sorted(set(distances) | {longest})), seconds=float(seconds),
+                                seed=int(seed), archs=tuple(archs), clip_seconds=10.0 if clip else 0.0)
+        except SeqcoreError as e:
+            st.error(f"{e}. Change the inputs above and press Train again.")
+            cfg = None
+        if cfg is not None:
+            st.session_state.pop("memory-stored", None)
+            start_job(JOB, lambda on_progress, stop: lab.run_lab(cfg, on_progress=on_progress, stop=stop,
+                                                                  command="memory lab page")[0], name="memory-lab")
+    now_training()
+    show_job(JOB)
+
+
+@st.fragment(run_every="1s")
+def now_training() -> None:
+    job = st.session_state.get(JOB)
+    if job is not None and job.running:
+        last = next((p for p in reversed(job.snapshot()) if hasattr(p, "model")), None)
+        st.caption(f"Now training: {last.model}" if last else "Preparing data and timing each model...")
+
+
+def keep_finished_run() -> None:
+    """Move a finished job's results into the session's list of runs, once (nothing is lost on rerun).
+
+    Runs before the results radio is drawn, so it may still set which run the radio shows.
+    """
+    job = st.session_state.get(JOB)
+    if job is None or job.running or job.result is None or st.session_state.get("memory-stored") is job:
+        return
+    st.session_state.setdefault(RUNS, []).append(job.result)
+    st.session_state["memory-stored"] = job
+    st.session_state["memory-view"] = len(st.session_state[RUNS])  # show the new run
+
+
+def show_results(res: dict, shipped: dict | None) -> None:
+    if not res["models"]:
+        st.warning("This run was stopped before any model finished; there is nothing to plot.")
+        return
+    st.caption(f"Command: `{res['command']}` · {describe(res)} · chance level {res['chance']:.1%} "
+               f"({res['task_config']['n_values']} values) · held-out sequences use another seed")
+    compare = None
+    if shipped is not None and res is not shipped:
+        compare = shipped if st.toggle("Show the shipped default run dotted", key="memory-compare") else None
+    st.plotly_chart(accuracy_figure(res, compare), key="memory-accuracy")
+    rows = lab.summary(res)
+    for row in rows:
+        row["model"] = NAMES[row["model"]]
+        row["below 90% at"] = row["below 90% at"] if row["below 90% at"] is not None else "never (in range)"
+    st.dataframe(rows, hide_index=True, key="memory-table")
+    left, right = st.columns(2)
+    left.plotly_chart(grad_norm_figure(res), key="memory-gradnorm")
+    right.plotly_chart(loss_curves_figure(res), key="memory-loss")
+    st.caption("Left: the norm of the answer's loss gradient with respect to each input embedding, averaged over "
+               "64 held-out sequences at the longest distance; dotted = the same model before training. "
+               "Gaps are gradients that underflowed to exactly 0.")
+    clipping = res.get("clipping")
+    if clipping:
+        st.subheader("Exploding gradients: clipping on and off")
+        on, off = clipping["runs"]["on"], clipping["runs"]["off"]
+        st.caption(f"A vanilla RNN whose recurrent weights start at spectral radius {clipping['spectral_radius']:g}, "
+                   f"trained {clipping['steps']} steps at distance {clipping['distance']} (lr {clipping['lr']:g}) "
+                   f"twice from the same weights on the same batches. Largest gradient norm: "
+                   f"{_fmt(on['max_grad_norm'])} with clipping, {_fmt(off['max_grad_norm'])} without. Held-out "
+                   f"accuracy: {on['accuracy']:.1%} with clipping, {off['accuracy']:.1%} without "
+                   f"(chance {res['chance']:.1%}).")
+        norm_fig, loss_fig = clipping_figures(clipping)
+        a, b = st.columns(2)
+        a.plotly_chart(norm_fig, key="memory-clip-norm")
+        b.plotly_chart(loss_fig, key="memory-clip-loss")
+
+
+def _fmt(v: float | None) -> str:
+    return "not finite" if v is None else f"{v:.3g}"
+
+
+st.title("Memory lab")
+st.write("How far back can a model recall? Each sequence holds a key and its value, then *distance* random "
+         "distractor tokens, then `?` and the key: the model must answer the value. A vanilla RNN, an LSTM "
+         "and a small Transformer get the same training time; the curves show where each one's memory gives out.")
+how_it_works(
+    [r"h_t = \tanh(W_{hh} h_{t-1} + W_{xh} x_t + b)",
+     r"f_t = \sigma(W_f[h_{t-1}, x_t] + b_f),\; i_t = \sigma(W_i[h_{t-1}, x_t] + b_i),\; "
+     r"o_t = \sigma(W_o[h_{t-1}, x_t] + b_o)",
+     r"c_t = f_t \odot c_{t-1} + i_t \odot \tanh(W_c[h_{t-1}, x_t] + b_c),\qquad h_t = o_t \odot \tanh(c_t)",
+     r"\frac{\partial L}{\partial x_t} = \frac{\partial L}{\partial h_T}"
+     r"\prod_{k=t+1}^{T} \frac{\partial h_k}{\partial h_{k-1}} \frac{\partial h_t}{\partial x_t},\qquad "
+     r"\frac{\partial h_k}{\partial h_{k-1}} = \mathrm{diag}(1 - h_k^2)\, W_{hh}",
+     r"y_T = \sum_j \mathrm{softmax}\!\left(\frac{q_T k_j^\top}{\sqrt{d_k}}\right) v_j"],
+    "**Backpropagation through time** unrolls the recurrence and multiplies one Jacobian per step between "
+    "the input and the loss. When those factors are mostly below 1 (tanh saturates, small W_hh) the product "
+    "shrinks exponentially with distance: the gradient *vanishes* and the RNN cannot learn to keep the cue. "
+    "When they are above 1 it *explodes*; clipping the gradient norm caps the step size. The LSTM's cell state "
+    "is updated additively, c_t = f_t c_{t-1} + ..., so with forget gates near 1 the gradient can flow back "
+    "almost unchanged. Attention gives the query a **direct path** to every earlier token: one softmax step, "
+    "whatever the distance.\n\n"
+    "**Problem shape:** many-to-one (a sequence in, one value out). **Baseline:** chance, 1 / number of values. "
+    "**Hypothesis** (to be measured here, not assumed): at long distances Transformer >= LSTM >> vanilla RNN.",
+    limits="a synthetic task with small models and a short, equal time budget on the machine shown; longer "
+           "training, bigger models or other learning rates can change the ranking and the distances.",
+)
+
+shipped = load_shipped()
+keep_finished_run()
+runs = st.session_state.get(RUNS, [])
+choices = ([0] if shipped is not None else []) + list(range(1, len(runs) + 1))
+if choices:
+    if st.session_state.get("memory-view") not in choices:
+        st.session_state["memory-view"] = choices[-1] if runs else choices[0]
+    view = st.radio("Results", choices, key="memory-view", horizontal=True,
+                    format_func=lambda i: "Shipped default" if i == 0 else f"Your run {i}")
+    current = shipped if view == 0 else runs[view - 1]
+    show_results(current, shipped)
+train_panel()
