@@ -1,0 +1,207 @@
+"""Captioning task: shapes, decoding, scores, uploads, checkpoints and the CLI, on tiny models."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from seqcore.cli import main
+from seqcore.data import scenes
+from seqcore.errors import InputError
+from seqcore.tasks import captioning as C
+
+TINY = {"d_model": 16, "channels": [8, 8, 16], "embed_dim": 8, "hidden_size": 16, "att_dim": 8, "n_heads": 2,
+        "n_layers": 1}
+
+
+def tiny(decoder):
+    torch.manual_seed(0)
+    return C.build_model(decoder, **TINY).eval()
+
+
+def png(img: Image.Image, fmt="PNG") -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("decoder", ["lstm", "transformer"])
+def test_forward_shapes_and_attention_sums_to_one(decoder):
+    model = tiny(decoder)
+    data = C.CaptionData(C.make_scenes("shapes", 3, 0, "train"))
+    images, tin, tout = (torch.stack(x) for x in zip(*[data[i] for i in range(3)], strict=True))
+    logits, att = model(images, tin, return_attention=True)
+    t = C.MAX_LEN - 1
+    assert logits.shape == (3, t, len(C.VOCAB))
+    layers, heads = (1, 1) if decoder == "lstm" else (1, 2)
+    assert att.shape == (3, t, layers, heads, 64)
+    torch.testing.assert_close(att.sum(-1), torch.ones(3, t, layers, heads))
+    assert torch.isfinite(C.caption_loss(model, (images, tin, tout)))
+
+
+@pytest.mark.parametrize("decoder", ["lstm", "transformer"])
+def test_greedy_equals_beam_of_one_and_maps_sum_to_one(decoder):
+    model = tiny(decoder)
+    imgs = np.stack([s.image for s in C.make_scenes("digits", 2, 0, "test")])
+    greedy = C.caption_images(model, imgs)
+    beam = C.caption_images(model, imgs, beam=3)
+    assert len(greedy) == len(beam) == 2
+    for cap in greedy + beam:
+        assert cap.attention.shape[0] == len(cap.words) + 1 or len(cap.words) == C.MAX_LEN - 1
+        np.testing.assert_allclose(cap.attention.sum(-1), 1.0, atol=1e-4)
+        maps = cap.word_maps(model.grid)
+        assert maps.shape == (len(cap.words), 8, 8)
+    # beam search never scores below greedy on the same model (both sum log-probs of their words)
+    with pytest.raises(InputError):
+        C.caption_images(model, imgs, beam=0)
+
+
+def test_bleu_via_sacrebleu_on_a_known_pair():
+    assert C.bleu4(["a small red circle"], ["a small red circle"]) == pytest.approx(100.0)
+    # 3 of 4 unigrams, 2/3 bigrams, 1/2 trigrams, 0/1 4-grams: sacrebleu's smoothing keeps it above 0
+    score = C.bleu4(["a large red circle"], ["a small red circle"])
+    assert 0 < score < 50
+    assert C.bleu4(["seven nine zero"], ["one two three"]) == pytest.approx(0.0)
+
+
+def test_localisation_counts_only_object_words():
+    model = tiny("lstm")
+    items = C.make_scenes("shapes", 10, 0, "test")
+    out = C.localisation(model, items)
+    assert out["object_words"] == sum(w is not None for s in items for w in s.word_object)
+    assert 0 <= out["attention_localisation"] <= 1 and 0 < out["chance_localisation"] < 0.5
+
+
+def test_cell_box_overlap():
+    assert C._cell_hits_box(0, 8, (0, 0, 5, 5))
+    assert not C._cell_hits_box(63, 8, (0, 0, 5, 5))
+    assert C._cell_hits_box(9, 8, (8, 8, 9, 9))  # row 1, col 1 covers pixels 8..15
+
+
+def test_evaluate_reports_scores_and_baseline():
+    out = C.evaluate(tiny("transformer"), "digits", n=8, seed=3)
+    for k in ("bleu4", "exact", "attention_localisation", "n", "baseline_nn_bleu4", "captions_per_second"):
+        assert k in out
+    assert out["n"] == 8
+
+
+def test_train_save_load_roundtrip(tmp_path):
+    spec = C.TrainSpec(decoder="transformer", dataset="shapes", n_train=32, n_val=8, epochs=1, batch_size=16,
+                       model=TINY)
+    model, summary = C.train(spec, device=torch.device("cpu"))
+    assert summary["train"]["steps"] == 2
+    card = C.card_for(model, spec, summary, {"bleu4": 0.0, "n": 0}, "cpu")
+    C.save(model, card, "caption-tiny-test", tmp_path)
+    info = type("Info", (), {})  # load() takes a CheckpointInfo; build one from the registry's dataclass
+    from seqcore.checkpoints import CheckpointInfo
+
+    info = CheckpointInfo("caption-tiny-test", "caption", card["arch"], "user", tmp_path / "caption-tiny-test", card)
+    loaded, loaded_card = C.load(info)
+    assert loaded_card["data"]["dataset"] == "shapes" and loaded_card["config"]["d_model"] == 16
+    img = C.make_scenes("shapes", 1, 0, "test")[0].image
+    # fp16 storage: the same caption from the saved copy
+    assert C.caption_images(loaded, img)[0].words == C.caption_images(model.half().float(), img)[0].words
+
+
+def test_bad_train_spec_is_an_input_error():
+    with pytest.raises(InputError, match="compositional"):
+        C.TrainSpec(dataset="digits", split="compositional").check()
+    with pytest.raises(InputError, match="model"):
+        C.TrainSpec(decoder="gru").check()
+
+
+# ---------------------------------------------------------------- uploads
+
+
+def test_upload_rgb_png_is_resized():
+    img, notes = C.preprocess_upload(png(Image.new("RGB", (128, 96), (200, 30, 30))))
+    assert img.shape == (64, 64, 3) and img.dtype == np.uint8
+    assert any("centre-cropped" in n for n in notes) and any("resized" in n for n in notes)
+
+
+def test_upload_grayscale_and_alpha_are_converted_with_a_note():
+    gray, notes = C.preprocess_upload(png(Image.new("L", (64, 64), 128)))
+    assert gray.shape == (64, 64, 3) and any("grayscale" in n for n in notes)
+    rgba, notes = C.preprocess_upload(png(Image.new("RGBA", (64, 64), (255, 0, 0, 0))))
+    assert rgba.shape == (64, 64, 3) and any("transparent" in n for n in notes)
+    assert rgba[0, 0].tolist() == [110, 110, 110]  # fully transparent -> the grey background
+
+
+@pytest.mark.parametrize("data, match", [
+    (b"", "empty"),
+    (b"this is not an image at all", "not an image"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not an image"),
+])
+def test_upload_rejects_non_images(data, match):
+    with pytest.raises(InputError, match=match):
+        C.preprocess_upload(data, "x.png")
+
+
+def test_upload_rejects_tiny_and_huge():
+    with pytest.raises(InputError, match="at least 16x16"):
+        C.preprocess_upload(png(Image.new("RGB", (8, 40))))
+    with pytest.raises(InputError, match="megapixels"):
+        C.preprocess_upload(png(Image.new("1", (8000, 6000))))
+    with pytest.raises(InputError, match="MB"):
+        C.preprocess_upload(b"\x00" * (C.MAX_UPLOAD_BYTES + 1))
+
+
+def test_overlay_keeps_shape_and_highlights_the_peak():
+    img = np.full((64, 64, 3), 200, np.uint8)
+    att = np.zeros((8, 8))
+    att[0, 7] = 1.0
+    out = C.overlay(img, att)
+    assert out.shape == img.shape
+    assert out[4, 60].mean() > out[60, 4].mean()  # top-right stays bright, bottom-left is shaded
+
+
+# ---------------------------------------------------------------- CLI (on a tiny checkpoint)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path, monkeypatch):
+    from seqcore.checkpoints import user_dir
+
+    spec = C.TrainSpec(decoder="lstm", dataset="digits", n_train=16, n_val=4, epochs=1, batch_size=16, model=TINY)
+    model, summary = C.train(spec, device=torch.device("cpu"))
+    C.save(model, C.card_for(model, spec, summary, {"bleu4": 0.0}, "cpu"), "caption-tiny-cli", user_dir())
+    return "caption-tiny-cli"
+
+
+def test_cli_caption_prints_json_per_image(tmp_path, capsys, tiny_checkpoint):
+    paths = []
+    for i, s in enumerate(C.make_scenes("digits", 2, 0, "test")):
+        p = tmp_path / f"d{i}.png"
+        Image.fromarray(s.image).save(p)
+        paths.append(str(p))
+    assert main(["caption", *paths, "--name", tiny_checkpoint]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [o["image"] for o in out] == paths
+    assert all(o["caption"] == " ".join(o["words"]) for o in out)
+
+
+def test_cli_caption_bad_file_exits_2(tmp_path, capsys, tiny_checkpoint):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello")
+    assert main(["caption", str(bad), "--name", tiny_checkpoint]) == 2
+    assert "not an image" in capsys.readouterr().err
+    assert main(["caption", str(tmp_path / "missing.png"), "--name", tiny_checkpoint]) == 2
+
+
+def test_cli_evaluate(capsys, tiny_checkpoint):
+    assert main(["caption", "evaluate", "--name", tiny_checkpoint, "--dataset", "digits", "--n", "6",
+                 "--no-baseline"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 6 and {"bleu4", "exact", "attention_localisation"} <= set(out)
+
+
+def test_cli_unknown_model_exits_2(capsys):
+    assert main(["caption", "evaluate", "--name", "caption-no-such-model"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_scene_relation_words_are_in_vocab():
+    assert all(w in C.STOI for w in scenes.WORDS)
