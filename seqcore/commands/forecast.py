@@ -102,6 +102,8 @@ def cmd_train(args) -> dict:
     """Fit on all but the last --test-frac of the series; score the held-out tail; save a checkpoint."""
     from dataclasses import replace
 
+    import torch
+
     from seqcore.checkpoints import save_checkpoint, shipped_dir, user_dir
     from seqcore.device import set_threads
     from seqcore.tasks.forecasting import backtest, make_forecaster, model_card
@@ -117,6 +119,10 @@ def cmd_train(args) -> dict:
               on_progress=lambda p: print(f"step {p.step}/{p.total_steps} train {p.train_loss:.4f} "
                                           f"val {p.val_loss if p.val_loss is None else round(p.val_loss, 4)}",
                                           file=sys.stderr))
+    with torch.no_grad():  # score the weights as shipped: fp16, cast back to fp32 when loaded
+        for t in model.net.state_dict().values():
+            if t.is_floating_point():
+                t.copy_(t.half().float())
     metrics = {}
     for h in (h for h in EVAL_HORIZONS if h <= cfg.horizon):
         folds = len(series) - h - train_rows + 1

@@ -365,6 +365,7 @@ class BacktestResult:
     forecasts: dict[str, np.ndarray] = field(default_factory=dict)
     train_rows: int = 0
     train_seconds: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
         rows = [{"model": m, **v} for m, v in self.metrics.items()]
@@ -382,6 +383,12 @@ class BacktestResult:
         return out
 
 
+def can_reuse(model: Forecaster | None, series: PriceSeries, train_rows: int, horizon: int) -> bool:
+    """True when `model` learned from `series` only up to train_rows and forecasts at least `horizon` steps."""
+    return (model is not None and model.fit_series == series.name and model.fit_rows is not None
+            and model.fit_rows <= train_rows and model.cfg.horizon >= horizon)
+
+
 def backtest_origins(n: int, horizon: int, folds: int, stride: int = 1) -> np.ndarray:
     """The last `folds` origins (value indices) whose H-step futures lie inside a series of n values."""
     last = n - 1 - horizon
@@ -393,12 +400,13 @@ def backtest_origins(n: int, horizon: int, folds: int, stride: int = 1) -> np.nd
 
 def backtest(series: PriceSeries, cfg: ForecastConfig, models: list[str] | dict[str, Forecaster | None],
              folds: int = 50, stride: int = 1, *, on_progress: Callable | None = None,
-             stop: threading.Event | None = None) -> BacktestResult:
+             stop: threading.Event | None = None, refit: bool = True) -> BacktestResult:
     """Walk forward over the last `folds` origins; naive is always included.
 
     models: names, or {name: fitted Forecaster | None}. A fitted model is reused only when it learned
     from this series and no further than the first origin (no peeking); otherwise a copy of `cfg`
-    with that model is fitted on the values up to and including the first origin.
+    with that model is fitted on the values up to and including the first origin (refit=False skips
+    such neural models instead, listing them in result.skipped, so a page never trains by surprise).
     """
     given = dict.fromkeys(models) if isinstance(models, list) else dict(models)
     given.setdefault("naive", None)
@@ -410,9 +418,11 @@ def backtest(series: PriceSeries, cfg: ForecastConfig, models: list[str] | dict[
     actual = series.values[origins[:, None] + np.arange(1, H + 1)[None, :]]
     result = BacktestResult({}, origins, series.dates[origins], actual, train_rows=len(train))
     for name, model in given.items():
-        reusable = (model is not None and model.fit_series == series.name and model.fit_rows is not None
-                    and model.fit_rows <= len(train) and model.cfg.horizon >= H)
-        if not reusable:
+        if not can_reuse(model, series, len(train), H):
+            if not refit and name in NEURAL:
+                result.skipped[name] = (f"{name} was trained on rows the backtest scores; train it again with "
+                                        f"these folds to backtest it")
+                continue
             model = make_forecaster(replace(cfg, model=name), series.kind)
             model.fit(train, series_name=series.name, on_progress=on_progress, stop=stop)
         need = model.needs()

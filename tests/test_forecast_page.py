@@ -1,0 +1,137 @@
+"""AppTest of pages/forecast.py: default flow, training, what-if, and each bad input shows st.error."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from seqcore.data import live
+from tests.conftest import make_app
+
+PAGE = "pages/forecast.py"
+
+
+def open_page():
+    at = make_app()
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def charts(at):
+    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def chart(at, key):
+    found = [spec for cid, spec in charts(at).items() if key in cid]
+    assert found, f"no chart {key}; have {list(charts(at))}"
+    return found[0]
+
+
+def test_default_flow_uses_shipped_models_backtest_and_what_if():
+    at = open_page()
+    assert not at.error, [e.value for e in at.error]
+    names = [t.get("name") for t in chart(at, "fc-chart")["data"]]
+    assert "LSTM median" in names and "Transformer median" in names and "naive (random walk) median" in names
+    table = at.dataframe[1].value  # [0] is the forecast table
+    assert {"naive (random walk)", "LSTM", "Transformer"} <= set(table["model"])
+    assert (table["coverage80"].between(0, 1)).all()
+    assert any("random walk" in s.value for s in [*at.success, *at.warning])
+    at.slider(key="fc-shock").set_value(-30).run()
+    assert not at.exception and not at.error
+    names = [t.get("name") for t in chart(at, "fc-whatif-chart")["data"]]
+    assert "scenario median" in names and "scenario history" in names
+    at.number_input(key="fc-edit-n").set_value(3).run()
+    assert not at.exception and not at.error
+
+
+def test_training_a_small_lstm_in_the_session():
+    at = open_page()
+    at.multiselect(key="fc-models").set_value(["lstm", "linear"]).run()
+    at.slider(key="fc-lookback").set_value(10).run()
+    at.number_input(key="fc-epochs").set_value(1).run()
+    at.selectbox(key="fc-hidden").set_value(8).run()
+    assert any("press Train" in c.value for c in at.caption)
+    at.button(key="fc-train").click().run()
+    job = at.session_state["fc-job"]
+    assert job.wait(120) and job.error is None
+    at.run()
+    at.run()  # the finished job's models move into the session, then the page redraws with them
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "lstm" in at.session_state["fc-trained"]
+    names = [t.get("name") for t in chart(at, "fc-chart")["data"]]
+    assert "LSTM median" in names and "linear AR median" in names
+    assert at.get("download_button")  # forecast CSV and the trained model
+
+
+def _upload(at, data: bytes, name="prices.csv"):
+    at.radio(key="fc-source").set_value("Upload CSV").run()
+    at.file_uploader(key="fc-upload").set_value((name, data, "text/csv")).run()
+    return at
+
+
+def _rows(n=400):
+    dates = pd.bdate_range("2020-01-01", periods=n)
+    return [f"{d.date()},{100 + (i % 7)}" for i, d in enumerate(dates)]
+
+
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        ("date,name\n2024-01-01,a\n2024-01-02,b\n", "no numeric column"),
+        ("date,price\n2024-01-01,1\nsoon,2\n2024-01-03,3\n", "not dates"),
+        ("date,price\n2024-01-01,1\n2024-01-01,2\n2024-01-03,3\n", "repeat"),
+        ("date,price\n2024-01-02,1\n2024-01-01,2\n2024-01-03,3\n", "increasing order"),
+        ("date,price\n" + "\n".join(_rows(400)[:10] + [r.split(",")[0] + "," for r in _rows(400)[10:20]]) + "\n",
+         "missing values"),
+    ],
+)
+def test_bad_uploads_show_errors_and_fall_back(body, match):
+    at = _upload(open_page(), body.encode())
+    assert not at.exception
+    assert any(match in e.value for e in at.error), [e.value for e in at.error]
+    assert any("GOOG" in e.value for e in at.error)  # says what it shows instead
+    assert chart(at, "fc-chart")  # the embedded data still works
+
+
+def test_short_upload_and_good_upload():
+    at = _upload(open_page(), ("date,price\n" + "\n".join(_rows(60)) + "\n").encode())
+    assert any("need" in e.value and "rows" in e.value for e in at.error)
+    at = _upload(open_page(), ("date,price\n" + "\n".join(_rows(400)) + "\n").encode())
+    assert not at.error and not at.exception
+    assert chart(at, "fc-chart")["layout"]["title"]["text"].startswith("price")
+
+
+def test_live_failures_show_the_reason_and_embedded_data(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path))
+
+    def offline(*a):
+        raise RuntimeError("Could not resolve host: query2.finance.yahoo.com")
+
+    monkeypatch.setattr(live, "_download", offline)
+    at = open_page()
+    at.radio(key="fc-source").set_value("Live (Yahoo Finance)").run()
+    at.text_input(key="fc-ticker").set_value("AAPL").run()
+    at.button(key="fc-fetch").click().run()
+    assert any("could not be reached" in e.value and "embedded GOOG" in e.value for e in at.error)
+    assert chart(at, "fc-chart")
+    at.text_input(key="fc-ticker").set_value("BAD TICKER!").run()
+    at.button(key="fc-fetch").click().run()
+    assert any("not valid" in e.value for e in at.error)
+
+
+def test_bad_settings_show_errors():
+    at = open_page()
+    at.multiselect(key="fc-models").set_value(["seasonal_naive"]).run()
+    at.number_input(key="fc-season").set_value(0).run()
+    assert any("season" in e.value for e in at.error)
+    at = open_page()
+    at.selectbox(key="fc-dataset").set_value("Seattle weather").run()
+    at.multiselect(key="fc-models").set_value(["seasonal_naive"]).run()
+    assert not at.exception and not at.error  # a 365-day season fits four years of weather
+    assert "seasonal naive median" in [t.get("name") for t in chart(at, "fc-chart")["data"]]
+    at = _upload(open_page(), ("date,price\n" + "\n".join(_rows(400)) + "\n").encode())
+    at.multiselect(key="fc-models").set_value(["seasonal_naive"]).run()
+    at.number_input(key="fc-season").set_value(300).run()
+    assert any("too long" in e.value for e in at.error), [e.value for e in at.error]
