@@ -195,7 +195,8 @@ def fitted_models(series: PriceSeries, cfg: fc.ForecastConfig, models: list[str]
 def forecast_section(series: PriceSeries, cfg: fc.ForecastConfig, models: dict) -> dict[str, fc.Forecast]:
     st.subheader("Forecast")
     forecasts = {n: fc.forecast(m, series, cfg.horizon) for n, m in models.items()}
-    st.plotly_chart(forecast_figure(series, list(forecasts.values())), key="fc-chart")
+    st.plotly_chart(forecast_figure(series, list(forecasts.values()), tail=max(120, 5 * cfg.horizon)),
+                    key="fc-chart")
     table = pd.DataFrame({"date": next(iter(forecasts.values())).dates.date})
     for n, f in forecasts.items():
         for q in ("p10", "p50", "p90"):
