@@ -17,21 +17,20 @@ def head_colour(h: int) -> str:
     return HEAD_COLOURS[h % len(HEAD_COLOURS)]
 
 
-def _cells(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(z with masked cells as NaN, hover text with 'masked' for -inf)."""
+def _z(matrix: np.ndarray) -> np.ndarray:
+    """Rounded values (the JSON goes to the browser), masked -inf cells as NaN: drawn blank, no hover."""
     m = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
-    text = np.where(np.isneginf(m), "masked (-inf)", np.char.mod("%.4g", np.nan_to_num(m, neginf=0.0)))
-    return np.where(np.isfinite(m), m, np.nan), text
+    return np.round(np.where(np.isfinite(m), m, np.nan), 5)
 
 
 def heatmap(matrix: np.ndarray, rows: list[str], cols: list[str], *, title: str, x_title: str, y_title: str,
             weights: bool = False, height: int | None = None) -> go.Figure:
     """One labelled heat map with hover values; weights=True pins the colour scale to 0..1."""
-    z, text = _cells(matrix)
     scale = dict(colorscale="Blues", zmin=0, zmax=1) if weights else dict(colorscale="RdBu", zmid=0)
     fig = go.Figure(go.Heatmap(
-        z=z, x=cols, y=rows, text=text, **scale, xgap=1 if len(cols) < 60 else 0, ygap=1 if len(rows) < 60 else 0,
-        hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>value: %{{text}}<extra></extra>",
+        z=_z(matrix), x=cols, y=rows, **scale, colorbar=dict(thickness=12),
+        xgap=1 if len(cols) < 60 else 0, ygap=1 if len(rows) < 60 else 0,
+        hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>value: %{{z:.4g}}<extra></extra>",
     ))
     fig.update_layout(
         title=title, height=height or min(720, 140 + 22 * len(rows)), margin=dict(l=10, r=10, t=40, b=10),
@@ -62,9 +61,9 @@ def head_view(lines: list[tuple[int, int, int, float]], queries: list[str], keys
             marker=dict(color=head_colour(h), size=5, opacity=0.6), name=f"head {h}", legendgroup=f"h{h}",
             hovertext=[f"head {h}: {queries[i]} → {keys[j]}: {w:.3f}" for _, i, j, w in mine], hoverinfo="text",
         )
-    for x, labels, anchor in ((0, queries, "right"), (1, keys, "left")):
+    for x, labels, side in ((0, queries, "left"), (1, keys, "right")):
         fig.add_scatter(x=[x] * len(labels), y=[-i for i in range(len(labels))], mode="markers+text",
-                        text=labels, textposition=f"middle {anchor}", marker=dict(color="#444", size=4),
+                        text=labels, textposition=f"middle {side}", marker=dict(color="#444", size=4),
                         hovertext=labels, hoverinfo="text", showlegend=False)
     fig.update_layout(
         title=title, height=min(1400, 160 + 20 * n), margin=dict(l=10, r=10, t=40, b=10),
@@ -84,7 +83,7 @@ def model_view(att: list[np.ndarray], rows: list[str], cols: list[str], *, title
     for i, a in enumerate(att):
         for h in range(n_heads):
             fig.add_trace(go.Heatmap(
-                z=a[h], x=cols, y=rows, coloraxis="coloraxis",
+                z=np.round(a[h], 3), x=cols, y=rows, coloraxis="coloraxis",
                 hovertemplate=f"layer {i} head {h}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.3f}}<extra></extra>",
             ), row=i + 1, col=h + 1)
     fig.update_xaxes(showticklabels=False, type="category")

@@ -150,7 +150,7 @@ with tab_step:
     cols5 = st.columns(2)
     with cols5[0]:
         if steps.allowed is not None:
-            show(heatmap(steps.masked, q_labels, k_labels, title="causal mask applied (-inf above the diagonal)",
+            show(heatmap(steps.masked, q_labels, k_labels, title="causal mask: -inf above the diagonal (blank)",
                          x_title="key", y_title="query"), f"{stem}-H{head}-masked", steps.masked, q_labels, k_labels)
         else:
             st.info("No mask here: every query may attend to every key.")

@@ -81,3 +81,16 @@ def test_the_models_own_example(explorer):
     at = explorer
     at.radio(key="att-source").set_value("The model's own example").run()
     assert not at.exception and not at.error
+
+
+def test_switching_to_another_tasks_transformer(explorer):
+    at = explorer
+    options = at.selectbox(key="att-model").options
+    others = [i for i, o in enumerate(options) if not o.startswith(DEFAULT_NAME)]
+    if not others:
+        pytest.skip("no other task has shipped a Transformer yet")
+    at.selectbox(key="att-layer").set_value(2).run()
+    for i in others:
+        at.selectbox(key="att-model").set_value(i).run()
+        assert not at.exception, (options[i], at.exception)
+        assert not at.error, (options[i], [e.value for e in at.error])

@@ -97,3 +97,17 @@ def test_train_smoke_writes_a_loadable_checkpoint(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out["metrics"]) >= {"test_bits_per_char", "baseline_unigram_bits_per_char"}
     assert (tmp_path / "smoke.safetensors").exists() and (tmp_path / "smoke.json").exists()
+
+
+def test_every_registered_transformer_can_be_stepped_through():
+    """The explorer is model-agnostic: each task's probe (as the pages land) passes the same checks."""
+    for info in transformer_checkpoints():
+        probe = probe_for(info, None)
+        got = run_model(probe)
+        assert len(probe.tokens) == probe.x.shape[1], info.name
+        for kind, layers in (("self", got.self_attention), ("cross", got.cross_attention)):
+            if layers is None:
+                continue
+            np.testing.assert_allclose(layers[0].sum(-1), 1.0, atol=1e-4, err_msg=info.name)
+            diffs = verify(probe, 0, kind)
+            assert diffs["weights"] < 1e-4 and diffs["output"] < 1e-4, (info.name, kind, diffs)
