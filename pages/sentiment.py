@@ -98,7 +98,8 @@ tab_predict, tab_batch, tab_eval, tab_train = st.tabs(["Predict", "Batch", "Held
 # ----------------------------------------------------------------------------- predict
 with tab_predict:
     example = st.selectbox("Example", list(EXAMPLES), key="sent-example")
-    text = st.text_area("Review", value=EXAMPLES[example], height=120, key=f"sent-text-{example}",
+    text = st.text_area("Review", value=EXAMPLES[example], height=120,
+                        key=f"sent-text-{list(EXAMPLES).index(example)}",  # a fresh box per example
                         help="Any text; the models read its first 256 tokens")
     st.session_state["sent-current-text"] = text
     if not text.strip():

@@ -238,3 +238,12 @@ def test_bucketed_batches_cover_every_example():
     assert all(int(b[1].max()) == b[0].shape[1] for b in ds.batches)
     loss = S.batch_loss(S.build_model("lstm", 3, "tiny"), tuple(t.unsqueeze(0) for t in ds[0]))
     assert np.isfinite(float(loss.detach()))
+
+
+@pytest.mark.slow
+def test_small_lstm_beats_vader_and_majority_on_mr():
+    """Train to a target on real data: a small BiLSTM on MR beats VADER (~0.60) and the majority class."""
+    out = S.train_sentiment("lstm", source="mr", size="small", epochs=3, eval_every=None)
+    m = out.metrics
+    assert m["mr_test_accuracy"] >= 0.70
+    assert m["mr_test_accuracy"] > m["mr_test_vader_accuracy"] > m["mr_test_majority_accuracy"]

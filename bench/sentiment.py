@@ -1,0 +1,88 @@
+"""Sentiment benchmark: held-out accuracy on IMDB and MR for the shipped BiLSTM and Transformer, VADER and
+the majority class; predictions per second at batch 1 and 64; training seconds from the model cards.
+
+Run: python bench/sentiment.py   (writes the `sentiment` section of BENCHMARKS.md)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._report import markdown_table, write_section  # noqa: E402
+from seqcore.data.reviews import load_splits  # noqa: E402
+from seqcore.tasks import sentiment as S  # noqa: E402
+
+REFERENCES = [
+    {"reference (published, from scratch unless noted)": "Keras example: 2-layer BiLSTM, 200 tokens", "IMDB": "84.3%",
+     "MR": ""},
+    {"reference (published, from scratch unless noted)": "Keras example: one Transformer block, 200 tokens",
+     "IMDB": "87.5%", "MR": ""},
+    {"reference (published, from scratch unless noted)": "Kim 2014 CNN-rand (10-fold)", "IMDB": "", "MR": "76.1%"},
+    {"reference (published, from scratch unless noted)": "TF-IDF + logistic regression (classic baseline)",
+     "IMDB": "~90.7%", "MR": "~77.5%"},
+]
+
+
+def throughput(predict, texts: list[str], batch: int, seconds: float = 5.0) -> float:
+    """Texts per second, calling predict on `batch` texts at a time for about `seconds`."""
+    done, start, i = 0, time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        chunk = [texts[(i + k) % len(texts)] for k in range(batch)]
+        predict(chunk)
+        done += batch
+        i += batch
+    return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    splits = load_splits("both")
+    test = splits.test
+    majority = S.majority_label(splits.train["label"])
+    rows = []
+    subsets = {"imdb": test[test["source"] == "imdb"], "mr": test[test["source"] == "rotten_tomatoes"]}
+
+    def accuracy_row(name, predict, card=None):
+        row = {"model": name}
+        for key, df in subsets.items():
+            p = [r["p_positive"] for r in predict(df["text"].tolist())]
+            row[f"{key.upper()} test acc"] = S.evaluate(p, df["label"].tolist())["accuracy"]
+        imdb_texts = subsets["imdb"]["text"].tolist()
+        row["pred/s batch 1"] = round(throughput(predict, imdb_texts, 1), 1)
+        row["pred/s batch 64"] = round(throughput(predict, imdb_texts, 64), 1)
+        row["train s"] = card.get("train_seconds") if card else "-"
+        row["params"] = card.get("params", "-") if card else "-"
+        return row
+
+    rows.append({"model": "majority class",
+                 **{f"{k.upper()} test acc": round(float((df["label"] == majority).mean()), 4)
+                    for k, df in subsets.items()},
+                 "pred/s batch 1": "-", "pred/s batch 64": "-", "train s": "-", "params": "-"})
+    rows.append(accuracy_row("VADER lexicon", S.vader_predict))
+    for kind in ("lstm", "transformer"):
+        try:
+            sm = S.load_model(S.default_name(kind))
+        except Exception as e:  # a missing checkpoint is reported, not hidden
+            print(f"skip {kind}: {e}", file=sys.stderr)
+            continue
+        card = {**sm.card, "params": sum(p.numel() for p in sm.net.parameters())}
+        rows.append(accuracy_row(f"{sm.name} ({sm.card['arch']})", sm.predict, card))
+    n = {k: len(df) for k, df in subsets.items()}
+    body = (
+        f"Held-out test splits (fixed seed {splits.describe()['split']['seed']}, 80/10/10 per source): "
+        f"IMDB n={n['imdb']}, MR n={n['mr']}. Models trained by `make models` on one CPU core shared with other "
+        "work; inputs cut to the first 256 tokens. Throughput on IMDB test reviews, one thread.\n\n"
+        + markdown_table(rows, ".4f") + "\n\n" + markdown_table(REFERENCES)
+    )
+    write_section("sentiment", "Sentiment (IMDB, Rotten Tomatoes MR)", body)
+    print(markdown_table(rows, ".4f"))
+
+
+if __name__ == "__main__":
+    main()
