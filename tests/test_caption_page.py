@@ -1,0 +1,89 @@
+"""AppTest of the captioning page: captions with attention, uploads, scores, training."""
+
+import io
+
+import pytest
+from PIL import Image
+
+from seqcore.checkpoints import list_checkpoints
+
+PAGE = "pages/captioning.py"
+
+
+def open_page(app):
+    app.run()
+    app.switch_page(PAGE).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def texts(app) -> str:
+    return " ".join(m.value for m in app.markdown) + " ".join(c.value for c in app.caption)
+
+
+needs_models = pytest.mark.skipif(
+    not {"caption-lstm-shapes", "caption-transformer-shapes"} <= {c.name for c in list_checkpoints("caption")},
+    reason="shipped caption checkpoints are missing (make models)")
+
+
+@needs_models
+def test_random_scene_gets_both_captions_and_attention(app):
+    open_page(app)
+    assert app.radio(key="cap-source").value == "Random held-out scene"
+    md = texts(app)
+    assert "model caption-lstm-shapes" in md and "model caption-transformer-shapes" in md
+    assert app.select_slider(key="cap-word-lstm").value == 0
+    assert len(app.get("plotly_chart")) >= 2  # small multiples for each decoder
+    app.button(key="cap-new").click().run()
+    app.selectbox(key="cap-head").set_value("layer 1, head 2").run()
+    assert not app.exception and not app.error
+
+
+@needs_models
+def test_build_a_scene_and_beam_search(app):
+    open_page(app)
+    app.radio(key="cap-source").set_value("Build a scene").run()
+    app.selectbox(key="cap-shape1").set_value("triangle")
+    app.selectbox(key="cap-colour1").set_value("yellow").run()
+    app.slider(key="cap-beam").set_value(3).run()
+    assert not app.exception and not app.error
+    assert "reference: a" in " ".join(str(e.proto) for e in app.get("imgs")) or "beam 3" in texts(app)
+
+
+def test_bad_uploads_show_errors(app):
+    open_page(app)
+    app.radio(key="cap-source").set_value("Upload an image").run()
+    app.file_uploader(key="cap-upload").set_value(("notes.txt", b"not an image", "text/plain")).run()
+    assert not app.exception
+    assert "not an image" in app.error[0].value
+    app.file_uploader(key="cap-upload").set_value(("dot.png", png(Image.new("RGB", (4, 4))), "image/png")).run()
+    assert "at least 16x16" in app.error[0].value
+    app.file_uploader(key="cap-upload").set_value(
+        ("gray.png", png(Image.new("LA", (100, 80), (90, 128))), "image/png")).run()
+    assert not app.error and not app.exception
+    assert any("transparent" in i.value for i in app.info)
+    assert any("only know these synthetic scenes" in w.value for w in app.warning)
+
+
+def test_score_wrong_split_is_an_error_and_training_runs(app):
+    open_page(app)
+    app.selectbox(key="cap-train-dataset").set_value("digits")
+    app.selectbox(key="cap-train-split").set_value("compositional").run()
+    app.button(key="cap-train").click().run()
+    assert "compositional split exists for shape scenes only" in app.error[0].value
+    app.selectbox(key="cap-train-split").set_value("iid")
+    app.select_slider(key="cap-train-n").set_value(500)
+    app.slider(key="cap-train-epochs").set_value(1).run()
+    app.button(key="cap-train").click().run()
+    job = app.session_state["cap-job"]
+    assert job.wait(180), "training did not finish"
+    assert job.error is None, job.error
+    app.run()
+    assert not app.exception
+    assert any("Saved caption-lstm-digits-mine" in s.value for s in app.success)
