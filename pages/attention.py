@@ -35,8 +35,9 @@ st.title("Attention explorer")
 st.warning("Attention weights show where each head looked, not why the model decided: they are not an "
            "explanation. Rollout and head averages are rough summaries of them.", icon=":material/info:")
 how_it_works(
-    [r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}\,\tau}"
-     r" + M\right) V,\qquad Q = XW_Q,\; K = XW_K,\; V = XW_V",
+    [r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V,"
+     r"\qquad Q = XW_Q,\; K = XW_K,\; V = XW_V",
+     r"\text{here: } \mathrm{softmax}\!\left(\left(\frac{QK^\top}{\sqrt{d_k}} + M\right) / \tau\right) V",
      r"M_{ij} = \begin{cases} 0 & j \le i \\ -\infty & j > i \ \text{(causal)} \end{cases}",
      r"\tilde A_\ell = \tfrac12 A_\ell + \tfrac12 I,\qquad \mathrm{rollout} = \tilde A_L \cdots \tilde A_1"],
     "Each token becomes an embedding plus a position vector; a LayerNorm'd copy is projected to a query, "
