@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from seqcore.checkpoints import CheckpointInfo
 from seqcore.cli import main
 from seqcore.data import scenes
 from seqcore.errors import InputError
@@ -95,9 +96,6 @@ def test_train_save_load_roundtrip(tmp_path):
     assert summary["train"]["steps"] == 2
     card = C.card_for(model, spec, summary, {"bleu4": 0.0, "n": 0}, "cpu")
     C.save(model, card, "caption-tiny-test", tmp_path)
-    info = type("Info", (), {})  # load() takes a CheckpointInfo; build one from the registry's dataclass
-    from seqcore.checkpoints import CheckpointInfo
-
     info = CheckpointInfo("caption-tiny-test", "caption", card["arch"], "user", tmp_path / "caption-tiny-test", card)
     loaded, loaded_card = C.load(info)
     assert loaded_card["data"]["dataset"] == "shapes" and loaded_card["config"]["d_model"] == 16
@@ -205,3 +203,30 @@ def test_cli_unknown_model_exits_2(capsys):
 
 def test_scene_relation_words_are_in_vocab():
     assert all(w in C.STOI for w in scenes.WORDS)
+
+
+def _tiny_info(tmp_path, decoder):
+    spec = C.TrainSpec(decoder=decoder, dataset="shapes", n_train=16, n_val=4, epochs=1, batch_size=16, model=TINY)
+    model, summary = C.train(spec, device=torch.device("cpu"))
+    card = C.card_for(model, spec, summary, {}, "cpu")
+    name = f"caption-probe-{decoder}"
+    C.save(model, card, name, tmp_path)
+    return CheckpointInfo(name, "caption", card["arch"], "user", tmp_path / name, card)
+
+
+def test_attention_probe_for_the_transformer_decoder(tmp_path):
+    from seqcore.models import Transformer
+
+    info = _tiny_info(tmp_path, "transformer")
+    assert "transformer" in info.arch
+    probe = C.attention_probe(info, "a small red circle")
+    assert isinstance(probe.model, Transformer)
+    assert probe.tokens == ["<bos>", "a", "small", "red", "circle"] and probe.special[0]
+    assert probe.context.shape == (1, 64, 16) and len(probe.context_tokens) == 64
+    out = probe.model(probe.x, probe.context, return_attention=True)
+    assert out.cross_attentions[0].shape == (1, 2, 5, 64)
+    assert C.attention_probe(info, None).x.shape[0] == 1
+    with pytest.raises(InputError, match="not in the caption vocabulary"):
+        C.attention_probe(info, "a purple hexagon")
+    with pytest.raises(Exception, match="LSTM decoder"):
+        C.attention_probe(_tiny_info(tmp_path, "lstm"), None)

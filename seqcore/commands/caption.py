@@ -13,10 +13,12 @@ TRAIN_TASK = "caption"
 SHIPPED = [
     ["--model", "lstm", "--dataset", "shapes", "--out", "checkpoints"],
     ["--model", "transformer", "--dataset", "shapes", "--out", "checkpoints"],
-    ["--model", "lstm", "--dataset", "digits", "--out", "checkpoints"],
-    ["--model", "transformer", "--dataset", "digits", "--out", "checkpoints"],
-    ["--model", "lstm", "--dataset", "shapes", "--split", "compositional", "--out", "checkpoints"],
-    ["--model", "transformer", "--dataset", "shapes", "--split", "compositional", "--out", "checkpoints"],
+    ["--model", "lstm", "--dataset", "digits", "--n-train", "4000", "--epochs", "10", "--out", "checkpoints"],
+    ["--model", "transformer", "--dataset", "digits", "--n-train", "4000", "--epochs", "10", "--out", "checkpoints"],
+    ["--model", "lstm", "--dataset", "shapes", "--split", "compositional", "--n-train", "4000", "--epochs", "10",
+     "--out", "checkpoints"],
+    ["--model", "transformer", "--dataset", "shapes", "--split", "compositional", "--n-train", "4000",
+     "--epochs", "10", "--out", "checkpoints"],
 ]
 
 

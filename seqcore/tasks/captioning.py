@@ -12,7 +12,6 @@ peak would hit.
 from __future__ import annotations
 
 import io
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -536,8 +535,8 @@ def attention_probe(info: CheckpointInfo, text: str | None = None):
         raise CheckpointError(f"{info.name} has an LSTM decoder; the explorer opens Transformer decoders")
     dataset = card.get("data", {}).get("dataset", "shapes")
     scene = make_scene(dataset if dataset in DATASETS else "shapes", scenes.scene_rng(TEST_SEED, 0, "test"), "test")
-    with torch.inference_mode():
-        context = model.encoder(image_tensor(scene.image))
+    with torch.no_grad():  # not inference_mode: the explorer may run the model outside it
+        context = model.encoder(image_tensor(scene.image))  # (1, N, d_model)
         if text and text.strip():
             words = text.lower().split()
             unknown = [w for w in words if w not in STOI or w in SPECIALS]
@@ -546,7 +545,7 @@ def attention_probe(info: CheckpointInfo, text: str | None = None):
         else:
             words = caption_images(model, scene.image)[0].words
     g = model.grid
-    x = torch.tensor([[BOS, *encode(words)]][:1])[:, : MAX_LEN - 1]
+    x = torch.tensor([[BOS, *encode(words)]])[:, : MAX_LEN - 1]  # (1, T)
     return AttentionProbe(
         model=model.decoder, x=x, tokens=["<bos>", *words][: x.shape[1]], context=context,
         context_tokens=[f"r{r}c{c}" for r in range(g) for c in range(g)],
@@ -558,7 +557,3 @@ def attention_probe(info: CheckpointInfo, text: str | None = None):
 
 def parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def grid_side(n_cells: int) -> int:
-    return int(math.isqrt(n_cells))
