@@ -224,7 +224,7 @@ def backtest_section(series: PriceSeries, cfg: fc.ForecastConfig, models: dict, 
                f"from the first {result.train_rows} rows at most. MASE divides MAE by the in-sample one-step naive "
                f"MAE, so 1.0 is the random walk one step ahead; coverage80 should be near 0.80.")
     for verdict in result.verdicts():
-        (st.success if " beats" in verdict else st.warning)(verdict)
+        (st.success if " beats the" in verdict else st.warning)(verdict)
     step = st.slider("Steps ahead to plot", 1, cfg.horizon, cfg.horizon, key="fc-bt-step") if cfg.horizon > 1 else 1
     st.plotly_chart(backtest_figure(series, result, step), key="fc-bt-chart")
 

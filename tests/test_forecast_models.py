@@ -184,3 +184,9 @@ def test_default_lstm_ties_or_beats_the_random_walk_on_held_out_goog(goog):
     r = fc.backtest(goog, cfg, ["lstm"], folds=len(goog) - 5 - train_rows + 1)
     assert r.metrics["lstm"]["mase"] <= 1.02 * r.metrics["naive"]["mase"]
     assert 0.7 <= r.metrics["lstm"]["coverage80"] <= 0.95
+
+
+def test_verdict_wording_is_honest_about_ties():
+    assert fc.compare_to_naive(1.20, 1.16) == "does not beat"
+    assert fc.compare_to_naive(1.156, 1.160) == "only ties (within 1%)"
+    assert fc.compare_to_naive(4.09, 4.29) == "beats"

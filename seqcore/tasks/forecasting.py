@@ -378,9 +378,16 @@ class BacktestResult:
         for m, v in self.metrics.items():
             if m == "naive" or naive is None:
                 continue
-            word = "beats" if v["mase"] < naive else "does not beat"
-            out.append(f"{m} {word} the random walk here (MASE {v['mase']:.3f} vs naive {naive:.3f}).")
+            out.append(f"{m} {compare_to_naive(v['mase'], naive)} the random walk here "
+                       f"(MASE {v['mase']:.3f} vs naive {naive:.3f}).")
         return out
+
+
+def compare_to_naive(mase: float, naive_mase: float, tie: float = 0.01) -> str:
+    """'beats', 'only ties (within 1%)' or 'does not beat': a 0.3% edge on one test period is noise."""
+    if mase >= naive_mase:
+        return "does not beat"
+    return "only ties (within 1%)" if mase > naive_mase * (1 - tie) else "beats"
 
 
 def can_reuse(model: Forecaster | None, series: PriceSeries, train_rows: int, horizon: int) -> bool:
