@@ -39,6 +39,11 @@ def test_step_through_in_chromium(server_url, page):
     head_view.locator(".main-svg").first.wait_for()
     head_view.screenshot(path=str(ARTIFACTS / "attention-head-view.png"))
 
+    page.get_by_role("tab", name="Model view").click()
+    grid = page.locator(".st-key-att-fig-modelview")
+    grid.locator(".main-svg").first.wait_for()
+    grid.screenshot(path=str(ARTIFACTS / "attention-model-view.png"))
+
     # Nothing was fetched from outside the server (no CDN).
     hosts = page.evaluate("performance.getEntriesByType('resource').map(e => new URL(e.name).host)")
     assert all(h.startswith("127.0.0.1") for h in hosts), set(hosts)
