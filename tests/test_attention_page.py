@@ -90,7 +90,12 @@ def test_switching_to_another_tasks_transformer(explorer):
     if not others:
         pytest.skip("no other task has shipped a Transformer yet")
     at.selectbox(key="att-layer").set_value(2).run()
+    at.radio(key="att-source").set_value("The model's own example").run()  # "我是mika" is not for every model
     for i in others:
         at.selectbox(key="att-model").set_value(i).run()
         assert not at.exception, (options[i], at.exception)
         assert not at.error, (options[i], [e.value for e in at.error])
+    at.radio(key="att-source").set_value("My text").run()
+    for i in others:  # typed text either works or is refused with a message, never a traceback
+        at.selectbox(key="att-model").set_value(i).run()
+        assert not at.exception, (options[i], at.exception)
