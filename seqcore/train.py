@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
@@ -93,6 +94,16 @@ def lr_lambda(total_steps: int, warmup_frac: float, min_lr_frac: float) -> Calla
     return f
 
 
+class _DDP(DistributedDataParallel):
+    """DDP that lets loss functions read the wrapped model's attributes (model.config, ...) unchanged."""
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
+
+
 def _to(batch, device):
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
@@ -146,9 +157,7 @@ def fit(
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {world} processes")
     net = model
     if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        net = _DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     sampler = DistributedSampler(train_data, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
     loader = DataLoader(train_data, batch_size=cfg.batch_size // world, sampler=sampler,
                         num_workers=cfg.num_workers, drop_last=False)
