@@ -144,8 +144,9 @@ def _fmt(v: float | None) -> str:
 
 st.title("Memory lab")
 st.write("How far back can a model recall? Each sequence holds a key and its value, then *distance* random "
-         "distractor tokens, then `?` and the key: the model must answer the value. A vanilla RNN, an LSTM "
-         "and a small Transformer get the same training time; the curves show where each one's memory gives out.")
+         "distractor tokens (values among them, so the model must keep the one that followed the key), then `?` "
+         "and the key: the model must answer the value. A vanilla RNN, an LSTM and a small Transformer get the "
+         "same training time; the curves show where each one's memory gives out.")
 how_it_works(
     [r"h_t = \tanh(W_{hh} h_{t-1} + W_{xh} x_t + b)",
      r"f_t = \sigma(W_f[h_{t-1}, x_t] + b_f),\; i_t = \sigma(W_i[h_{t-1}, x_t] + b_i),\; "
@@ -158,7 +159,9 @@ how_it_works(
     "**Backpropagation through time** unrolls the recurrence and multiplies one Jacobian per step between "
     "the input and the loss. When those factors are mostly below 1 (tanh saturates, small W_hh) the product "
     "shrinks exponentially with distance: the gradient *vanishes* and the RNN cannot learn to keep the cue. "
-    "When they are above 1 it *explodes*; clipping the gradient norm caps the step size. The LSTM's cell state "
+    "When they are above 1 it *explodes*; clipping rescales the gradient to a maximum norm before the step. (Our "
+    "optimiser, AdamW, already divides each step by a running gradient scale, which blunts explosions; the "
+    "clipping runs below measure how much clipping adds on top.) The LSTM's cell state "
     "is updated additively, c_t = f_t c_{t-1} + ..., so with forget gates near 1 the gradient can flow back "
     "almost unchanged. Attention gives the query a **direct path** to every earlier token: one softmax step, "
     "whatever the distance.\n\n"

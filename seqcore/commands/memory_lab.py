@@ -27,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--clip-seconds", type=float, default=20.0,
                    help="seconds for the clipping on/off experiment (both runs together); 0 skips it")
     p.add_argument("--out", help="write the full results JSON here")
-    p.add_argument("--save-transformer", metavar="DIR", help="save the trained Transformer as DIR/memory_transformer")
+    p.add_argument("--save-transformer", metavar="DIR", help="save the trained Transformer as DIR/memory-transformer")
     p.set_defaults(func=cmd_memory_lab)
 
 

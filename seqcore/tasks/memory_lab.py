@@ -5,6 +5,9 @@ query marker and one of the keys; the model must answer that key's value.
 
     filler ... k1 v1 [k2 v2 ...]  d_1 d_2 ... d_distance  ?  k_q   ->  v_q
 
+Distractors are drawn from the value tokens as well as from their own tokens, so a model cannot
+just keep "the value it saw": it must keep the one that followed the key, and not overwrite it.
+
 Every sequence of a task has the same length (filler distractors pad the front), so models see one
 shape and the Transformer one position range. Held-out sets use a different seed from training.
 
@@ -42,6 +45,7 @@ ARCHS = ("rnn", "lstm", "transformer")
 DEFAULT_DISTANCES = (5, 10, 20, 50, 100)
 MAX_DISTANCE = 200
 MAX_SECONDS = 600.0
+CHECKPOINT = "memory-transformer"  # the shipped Transformer the attention explorer can open
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class RecallTask:
     n_keys: int = 8
     n_values: int = 8
     n_distractors: int = 8
+    values_in_noise: bool = True  # distractors are drawn from the values too, so "the one value seen" is no shortcut
 
     def __post_init__(self):
         if not 1 <= self.n_pairs <= self.n_keys:
@@ -126,8 +131,8 @@ def make_batch(task: RecallTask, n: int, distances: int | list[int] | None = Non
         if choices.numel() == 0 or choices.min() < 0 or choices.max() > task.max_distance:
             raise InputError(f"distances must lie in 0..{task.max_distance} for this task")
         d = choices[torch.randint(0, len(choices), (n,), generator=g)]
-    first_distractor = task.n_keys + task.n_values
-    x = torch.randint(first_distractor, first_distractor + task.n_distractors, (n, t), generator=g)
+    low = task.n_keys if task.values_in_noise else task.n_keys + task.n_values
+    x = torch.randint(low, task.n_keys + task.n_values + task.n_distractors, (n, t), generator=g)
     keys = torch.rand(n, task.n_keys, generator=g).argsort(dim=1)[:, :p]  # distinct keys per example
     values = torch.randint(0, task.n_values, (n, p), generator=g)
     start = t - 2 - d - 2 * p  # the pairs end `d` tokens before the query marker
@@ -172,7 +177,7 @@ def build_model(arch: str, task: RecallTask, spec: ModelSpec | None = None) -> n
                                      hidden_size=hidden, out_size=task.n_values))
     if arch == "transformer":
         return Transformer(TransformerConfig(d_model=spec.d_model, n_heads=spec.n_heads, n_layers=spec.n_layers,
-                                             d_ff=spec.d_ff, causal=True, positions="learned", max_len=task.seq_len,
+                                             d_ff=spec.d_ff, causal=True, max_len=task.seq_len,
                                              vocab_size=task.vocab_size, out_size=task.n_values))
     raise InputError(f"model must be one of {', '.join(ARCHS)}; got {arch!r}")
 
@@ -522,7 +527,7 @@ def summary(results: dict) -> list[dict]:
 
 
 def save_transformer(model: Transformer, results: dict, folder: Path) -> Path:
-    """Keep the lab's trained Transformer as FOLDER/memory_transformer (+ model card); returns the weights path."""
+    """Keep the lab's trained Transformer as FOLDER/memory-transformer (+ model card); returns the weights path."""
     from seqcore.checkpoints import make_card, save_checkpoint
 
     m = results["models"]["transformer"]
@@ -532,7 +537,7 @@ def save_transformer(model: Transformer, results: dict, folder: Path) -> Path:
                      metrics={"accuracy": dict(zip(map(str, results["distances"]), m["accuracy"], strict=True)),
                               "chance": results["chance"]},
                      train_seconds=m["train"]["seconds"], device=results["device"], command=results["command"])
-    return save_checkpoint(model, card, Path(folder) / "memory_transformer")
+    return save_checkpoint(model, card, Path(folder) / CHECKPOINT)
 
 
 def load_transformer(stem: Path | str) -> tuple[Transformer, RecallTask]:
