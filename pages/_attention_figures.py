@@ -34,7 +34,7 @@ def heatmap(matrix: np.ndarray, rows: list[str], cols: list[str], *, title: str,
     ))
     fig.update_layout(
         title=title, height=height or min(720, 140 + 22 * len(rows)), margin=dict(l=10, r=10, t=40, b=10),
-        xaxis=dict(title=x_title, type="category", tickangle=-60 if len(cols) > 12 else 0),
+        xaxis=dict(title=x_title, type="category", tickangle=-60 if len(cols) > 6 else 0),
         yaxis=dict(title=y_title, type="category", autorange="reversed"),
     )
     return fig

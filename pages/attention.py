@@ -85,7 +85,7 @@ if probe.note:
 
 cfg = probe.model.config
 q_labels = am.token_labels(probe.tokens)
-c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 2, 1])
+c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1.7, 1.5])
 layer = c1.selectbox("Layer", range(cfg.n_layers), key="att-layer")
 head = c2.selectbox("Head", range(cfg.n_heads), key="att-head")
 kinds = ["self", "cross"] if got.cross_attention is not None else ["self"]
