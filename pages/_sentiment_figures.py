@@ -20,28 +20,26 @@ def running_figure(tokens: list[str], p: np.ndarray, title: str) -> go.Figure:
     return fig
 
 
-def token_heatmap(tokens: list[str], rows: dict[str, np.ndarray], per_line: int = 20) -> go.Figure:
-    """Each token coloured by a score; one block of lines per score, `per_line` tokens a line.
+def token_heatmap(tokens: list[str], rows: dict[str, np.ndarray], per_line: int = 10) -> go.Figure:
+    """Each token coloured by each score, `per_line` tokens a line, the scores of one line stacked.
 
-    rows: name -> (T,) scores. Attention weights are scaled to their max; saliency to its max |value|
-    (red pushes towards negative, blue towards positive).
+    rows: name -> (T,) scores. Each score is scaled to its max |value|: attention weights show as
+    shades of blue; saliency is blue where it pushes towards positive, red towards negative.
     """
-    n_lines = (len(tokens) + per_line - 1) // per_line
+    scaled = {name: np.asarray(v, dtype=float) / (np.abs(v).max() or 1.0) for name, v in rows.items()}
     z, text, labels = [], [], []
-    for name, values in rows.items():
-        v = np.asarray(values, dtype=float)
-        scale = np.abs(v).max() or 1.0
-        for line in range(n_lines):
-            seg = slice(line * per_line, (line + 1) * per_line)
-            pad = per_line - len(tokens[seg])
-            z.append(list(v[seg] / scale) + [None] * pad)
+    for start in range(0, len(tokens), per_line):
+        seg = slice(start, start + per_line)
+        pad = per_line - len(tokens[seg])
+        for name, v in scaled.items():
+            z.append(list(v[seg]) + [None] * pad)
             text.append(tokens[seg] + [""] * pad)
-            labels.append(f"{name} {line + 1}" if n_lines > 1 else name)
-    fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", y=labels, colorscale="RdBu", zmid=0,
-                               zmin=-1, zmax=1, showscale=False, xgap=2, ygap=2,
+            labels.append(f"{name} · {start + 1}-{start + len(tokens[seg])}")
+    fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", textfont=dict(size=13), y=labels,
+                               colorscale="RdBu", zmid=0, zmin=-1, zmax=1, showscale=False, xgap=2, ygap=2,
                                hovertemplate="%{text}: %{z:.2f}<extra>%{y}</extra>"))
-    fig.update_layout(height=60 + 34 * len(z), margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(visible=False), yaxis=dict(autorange="reversed"))
+    fig.update_layout(height=40 + 32 * len(z), margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(visible=False), yaxis=dict(autorange="reversed", type="category"))
     return fig
 
 

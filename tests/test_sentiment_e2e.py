@@ -25,3 +25,6 @@ def test_prediction_in_chromium(server_url, page):
     chart = page.locator(".st-key-sent-running")
     chart.locator(".main-svg").first.wait_for()
     chart.screenshot(path=str(ARTIFACTS / "sentiment-running.png"))
+    heat = page.locator(".st-key-sent-heatmap")
+    heat.locator(".main-svg").first.wait_for()
+    heat.screenshot(path=str(ARTIFACTS / "sentiment-heatmap.png"))
