@@ -16,7 +16,7 @@ from seqcore.errors import SeqcoreError
 
 def emit(obj) -> None:
     """Print one JSON document to stdout."""
-    print(json.dumps(obj, indent=2, default=str))
+    print(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
 
 
 def versions() -> dict:
