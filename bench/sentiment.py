@@ -6,6 +6,7 @@ Run: python bench/sentiment.py   (writes the `sentiment` section of BENCHMARKS.m
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -41,27 +42,33 @@ def throughput(predict, texts: list[str], batch: int, seconds: float = 5.0) -> f
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=None, help="at most N test reviews per source (quick check)")
+    parser.add_argument("--dry", action="store_true", help="print the table, leave BENCHMARKS.md alone")
+    args = parser.parse_args()
     torch.set_num_threads(1)
     splits = load_splits("both")
     test = splits.test
+    seconds = 1.0 if args.n else 5.0
     majority = S.majority_label(splits.train["label"])
     rows = []
-    subsets = {"imdb": test[test["source"] == "imdb"], "mr": test[test["source"] == "rotten_tomatoes"]}
+    subsets = {"imdb": test[test["source"] == "imdb"].head(args.n),
+               "mr": test[test["source"] == "rotten_tomatoes"].head(args.n)}
 
     def accuracy_row(name, predict, card=None):
         row = {"model": name}
         for key, df in subsets.items():
             p = [r["p_positive"] for r in predict(df["text"].tolist())]
-            row[f"{key.upper()} test acc"] = S.evaluate(p, df["label"].tolist())["accuracy"]
+            row[f"{key.upper()} test acc"] = f"{S.evaluate(p, df['label'].tolist())['accuracy']:.1%}"
         imdb_texts = subsets["imdb"]["text"].tolist()
-        row["pred/s batch 1"] = round(throughput(predict, imdb_texts, 1), 1)
-        row["pred/s batch 64"] = round(throughput(predict, imdb_texts, 64), 1)
-        row["train s"] = card.get("train_seconds") if card else "-"
-        row["params"] = card.get("params", "-") if card else "-"
+        row["pred/s batch 1"] = f"{throughput(predict, imdb_texts, 1, seconds):.0f}"
+        row["pred/s batch 64"] = f"{throughput(predict, imdb_texts, 64, seconds):.0f}"
+        row["train s"] = f"{card['train_seconds']:.0f}" if card else "-"
+        row["params"] = f"{card['params']:,}" if card else "-"
         return row
 
     rows.append({"model": "majority class",
-                 **{f"{k.upper()} test acc": round(float((df["label"] == majority).mean()), 4)
+                 **{f"{k.upper()} test acc": f"{(df['label'] == majority).mean():.1%}"
                     for k, df in subsets.items()},
                  "pred/s batch 1": "-", "pred/s batch 64": "-", "train s": "-", "params": "-"})
     rows.append(accuracy_row("VADER lexicon", S.vader_predict))
@@ -78,10 +85,11 @@ def main() -> None:
         f"Held-out test splits (fixed seed {splits.describe()['split']['seed']}, 80/10/10 per source): "
         f"IMDB n={n['imdb']}, MR n={n['mr']}. Models trained by `make models` on one CPU core shared with other "
         "work; inputs cut to the first 256 tokens. Throughput on IMDB test reviews, one thread.\n\n"
-        + markdown_table(rows, ".4f") + "\n\n" + markdown_table(REFERENCES)
+        + markdown_table(rows) + "\n\n" + markdown_table(REFERENCES)
     )
-    write_section("sentiment", "Sentiment (IMDB, Rotten Tomatoes MR)", body)
-    print(markdown_table(rows, ".4f"))
+    if not args.dry:
+        write_section("sentiment", "Sentiment (IMDB, Rotten Tomatoes MR)", body)
+    print(markdown_table(rows))
 
 
 if __name__ == "__main__":

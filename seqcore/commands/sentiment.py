@@ -13,8 +13,8 @@ from seqcore.errors import InputError
 TRAIN_TASK = "sentiment"
 # `make models`: the shipped defaults, trained on IMDB + MR train splits within a one-core time budget.
 SHIPPED = [
-    ["--model", "transformer", "--size", "small", "--epochs", "2", "--time-budget", "1500", "--out", "checkpoints"],
-    ["--model", "lstm", "--size", "small", "--epochs", "1", "--time-budget", "1800", "--out", "checkpoints"],
+    ["--model", "transformer", "--size", "small", "--epochs", "5", "--time-budget", "2100", "--out", "checkpoints"],
+    ["--model", "lstm", "--size", "small", "--epochs", "2", "--time-budget", "2400", "--out", "checkpoints"],
 ]
 
 
