@@ -14,10 +14,10 @@ TRAIN_TASK = "music"
 # `make models` rebuilds the shipped defaults with exactly these arguments.
 SHIPPED = [
     ["--model", "lstm", "--size", "small", "--seq-len", "100", "--batch-size", "32", "--lr", "3e-3",
-     "--max-steps", "560", "--time-budget", "480", "--eval-every", "80", "--out", "checkpoints",
+     "--max-steps", "1000", "--time-budget", "900", "--eval-every", "100", "--out", "checkpoints",
      "--name", "music-lstm"],
-    ["--model", "transformer", "--size", "small", "--seq-len", "128", "--batch-size", "32", "--lr", "2e-3",
-     "--max-steps", "300", "--time-budget", "480", "--eval-every", "40", "--out", "checkpoints",
+    ["--model", "transformer", "--size", "small", "--seq-len", "128", "--batch-size", "32", "--lr", "3e-3",
+     "--max-steps", "480", "--time-budget", "900", "--eval-every", "40", "--out", "checkpoints",
      "--name", "music-transformer"],
 ]
 
@@ -32,9 +32,11 @@ def _read(path: str, what: str, limit_mb: float = 5) -> str:
 
 
 def cmd_generate(args) -> dict:
+    from seqcore.device import set_threads
     from seqcore.tasks import music
     from seqcore.tasks.music_abc import bar_check, parse_abc
 
+    set_threads()
     prime = args.prime.replace("\\n", "\n") if args.prime else ""
     lm = music.load_lm(args.model)
     g = music.generate(lm, prime, length=args.length, temperature=args.temperature, top_k=args.top_k,
@@ -62,8 +64,10 @@ def cmd_generate(args) -> dict:
 
 
 def cmd_score(args) -> dict:
+    from seqcore.device import set_threads
     from seqcore.tasks import music
 
+    set_threads()
     lm = music.load_lm(args.model)
     return music.score_abc(lm, _read(args.abc, "ABC file"))
 

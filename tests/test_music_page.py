@@ -1,0 +1,94 @@
+"""The music page through AppTest: generate, compare, bad prime, train a tiny model, hum a WAV."""
+
+import math
+
+import pytest
+import torch
+
+from seqcore import audio
+from seqcore.checkpoints import list_checkpoints
+
+pytestmark = pytest.mark.skipif(
+    not {"music-lstm", "music-transformer"} <= {c.name for c in list_checkpoints("music")},
+    reason="the shipped music checkpoints are missing (seqcore rebuild-defaults builds them)")
+
+
+def open_page(app):
+    app.run()
+    app.switch_page("pages/music.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def sine_wav(pitches, seconds=0.5, sr=16_000, amp=0.5):
+    t = torch.arange(int(seconds * sr)) / sr
+    x = torch.cat([amp * torch.sin(2 * math.pi * audio.midi_to_hz(p) * t) for p in pitches])
+    return _wav16k(x, sr)
+
+
+def _wav16k(x, sr):
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes((x * 32767).to(torch.int16).numpy().tobytes())
+    return buf.getvalue()
+
+
+def test_generate_and_compare(app):
+    open_page(app)
+    app.selectbox(key="music_preset").select("Jig in D (6/8)").run()
+    assert app.text_area(key="music_prime").value == "M:6/8\nL:1/8\nK:D\n"
+    app.slider(key="music_length").set_value(200)
+    app.button(key="music_generate").click().run()
+    assert not app.exception and not app.error, app.error
+    assert app.get("code")[0].value.startswith("M:6/8\nL:1/8\nK:D\n")
+    labels = [m.label for m in app.metric]
+    assert "Bars matching the meter" in labels and "Generated in" in labels
+    assert len(app.get("audio")) >= 1
+    app.button(key="music_compare").click().run()
+    assert not app.exception and not app.error
+    assert sum(m.label == "Bars matching the meter" for m in app.metric) == 2
+
+
+def test_bad_prime_shows_an_error_and_keeps_the_text(app):
+    open_page(app)
+    app.text_area(key="music_prime").input("hello world").run()
+    app.button(key="music_generate").click().run()
+    assert not app.exception
+    assert any("not notes" in e.value for e in app.error)
+    assert app.text_area(key="music_prime").value == "hello world"
+
+
+def test_train_a_tiny_model_and_use_it(app):
+    open_page(app)
+    app.selectbox(key="music_train_size").select("tiny").run()
+    app.number_input(key="music_train_steps").set_value(10).run()
+    app.button(key="music_train").click().run()
+    job = app.session_state["music_train_job"]
+    assert job.wait(120) and job.error is None, job.error
+    app.run()
+    assert not app.exception
+    assert any("Trained" in s.value for s in app.success)
+    assert "Your trained model" in app.radio(key="music_model").options
+    app.radio(key="music_model").set_value("yours").run()
+    app.button(key="music_generate").click().run()
+    assert not app.exception and not app.error
+
+
+def test_hum_upload_becomes_a_prime_and_bad_audio_is_refused(app):
+    open_page(app)
+    app.file_uploader(key="music_hum_file").set_value(("hum.wav", sine_wav([72, 76, 79, 77]), "audio/wav")).run()
+    assert not app.exception and not app.error, app.error
+    assert any(c.value.startswith("M:4/4\nL:1/8\nK:C\nc2 e2 g2 f2") for c in app.get("code"))
+    app.button(key="music_hum_continue").click().run()
+    assert not app.exception and not app.error
+    assert any("continued" in m.value for m in app.markdown)
+    app.file_uploader(key="music_hum_file").set_value(("quiet.wav", sine_wav([60], amp=0.0), "audio/wav")).run()
+    assert any("silent" in e.value for e in app.error)
+    app.file_uploader(key="music_hum_file").set_value(("x.wav", b"not a wav at all", "audio/wav")).run()
+    assert any("WAV" in e.value for e in app.error)
