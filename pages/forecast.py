@@ -289,8 +289,8 @@ how_it_works(
      r"o_t = \sigma(W_o[h_{t-1}, z_t] + b_o)",
      r"c_t = f_t \odot c_{t-1} + i_t \odot \tanh(W_c[h_{t-1}, z_t] + b_c), \qquad h_t = o_t \odot \tanh(c_t)",
      r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V",
-     r"\hat q_{\tau, h} = W h_T + b \;(h = 1..H,\ \tau \in \{0.1, 0.5, 0.9\}), \qquad "
-     r"L_\tau(y, \hat q) = \max(\tau (y - \hat q), (\tau - 1)(y - \hat q))"],
+     r"\hat q_{\tau, h} = W h_T + b \quad (h = 1..H,\ \tau \in \{0.1, 0.5, 0.9\})",
+     r"L_\tau(y, \hat q) = \max\big(\tau (y - \hat q),\ (\tau - 1)(y - \hat q)\big)"],
     "**Problem shape:** many-to-one in, many-out by a direct head: the encoder (LSTM, or a Transformer encoder "
     "over the window) reads *lookback* standardised log returns (differences for temperatures) and one linear "
     "layer outputs the 10/50/90% quantiles of the cumulative return 1..H steps ahead, trained with the pinball "
