@@ -180,3 +180,21 @@ def test_ticker_validation(bad, home):
 def test_real_yfinance_call(home):
     s = fetch_prices("AAPL", "1mo")
     assert len(s) > 10 and (s.values > 0).all()
+
+
+def test_yfinance_noise_is_filtered_and_captured(monkeypatch):
+    import warnings
+
+    import yfinance
+
+    def noisy(*a, **k):
+        warnings.warn("old pandas API", DeprecationWarning, stacklevel=1)
+        warnings.warn("will change", pd.errors.Pandas4Warning, stacklevel=1)
+        print("1 Failed download: ['AAPL']")
+        return _frame(True, 0)
+
+    monkeypatch.setattr(yfinance, "download", noisy)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        df, printed = live._download("AAPL", "1y", "1d")
+    assert df.empty and "Failed download" in printed and seen == []

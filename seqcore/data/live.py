@@ -86,12 +86,12 @@ def _frame_to_series(df: pd.DataFrame, ticker: str, source: str, notes: list[str
 
 def _download(ticker: str, period: str, interval: str) -> tuple[pd.DataFrame | None, str]:
     """(frame, what yfinance printed); exceptions propagate. Its pandas deprecation noise is filtered."""
-    import yfinance as yf
-
     printed = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", FutureWarning)
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning, pd.errors.PandasChangeWarning):
+            warnings.simplefilter("ignore", category)
+        import yfinance as yf  # inside the filter: its import warns under pandas 3 too
+
         df = yf.download(ticker, period=period, interval=interval, progress=False, auto_adjust=True,
                          threads=False, multi_level_index=True)
     return df, printed.getvalue()
