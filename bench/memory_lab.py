@@ -5,7 +5,8 @@
 Trains a vanilla RNN, an LSTM and a Transformer for the same wall time each (seqcore.tasks.memory_lab),
 then writes the `memory` section of BENCHMARKS.md: held-out accuracy at each distance beside chance, the
 distance where each model first falls below 90%, and the ordering measured at the longest distance.
---from FILE tabulates a results file made by `seqcore memory-lab --out FILE` instead of training again.
+--from FILE tabulates a results file made by `seqcore memory-lab --out FILE` instead of training again;
+otherwise the shipped default run (checkpoints/memory_lab_default.json) is tabulated below the fresh one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def measured_order(results: dict) -> str:
     accs = sorted(((m["accuracy"][-1], arch) for arch, m in results["models"].items()), reverse=True)
     parts = [f"{arch} ({acc:.2f})" for acc, arch in accs]
     out = parts[0]
-    for (prev, _), (acc, _), part in zip(accs, accs[1:], parts[1:], strict=True):
+    for (prev, _), (acc, _), part in zip(accs[:-1], accs[1:], parts[1:], strict=True):
         out += (" = " if abs(prev - acc) < 0.02 else " > ") + part
     return out
 
@@ -61,9 +62,13 @@ def body(results: dict) -> str:
         on, off = clip["runs"]["on"], clip["runs"]["off"]
         lines += ["", f"Clipping (vanilla RNN, recurrent spectral radius {clip['spectral_radius']:g}, distance "
                   f"{clip['distance']}, {clip['steps']} steps, AdamW lr {clip['lr']:g}): largest gradient norm "
-                  f"{on['max_grad_norm']} with clipping at 1.0 vs {off['max_grad_norm']} without; held-out accuracy "
-                  f"{on['accuracy']:.3f} vs {off['accuracy']:.3f}."]
+                  f"{_g(on['max_grad_norm'])} with clipping at 1.0 vs {_g(off['max_grad_norm'])} without; "
+                  f"held-out accuracy {on['accuracy']:.3f} vs {off['accuracy']:.3f}."]
     return "\n".join(lines)
+
+
+def _g(v: float | None) -> str:
+    return "not finite" if v is None else f"{v:.3g}"
 
 
 def main() -> None:
@@ -87,8 +92,12 @@ def main() -> None:
         command = f"python bench/memory_lab.py --seconds {args.seconds:g} --seed {args.seed} " \
                   f"--distances {args.distances} --clip-seconds {args.clip_seconds:g}"
         results, _ = lab.run_lab(cfg, command=command)
-    write_section("memory", "Memory lab: recall accuracy against distance after equal training time", body(results))
-    print(body(results))
+    text = body(results)
+    shipped = Path(__file__).resolve().parent.parent / "checkpoints" / "memory_lab_default.json"
+    if not args.from_file and shipped.exists():  # a second, independent run beside this one: seeds differ
+        text += "\n\n### The shipped default run (the page's first view)\n\n" + body(json.loads(shipped.read_text()))
+    write_section("memory", "Memory lab: recall accuracy against distance after equal training time", text)
+    print(text)
 
 
 if __name__ == "__main__":
