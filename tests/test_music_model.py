@@ -153,3 +153,28 @@ def test_cli_generate_score_and_bad_input(tiny, tmp_path, capsys):
     assert main(["music", "generate", "--model", "music-test-lstm", "--prime", "hello there"]) == 2
     assert "not notes" in capsys.readouterr().err
     assert main(["music", "score", "--abc", str(tmp_path / "missing.abc")]) == 2
+
+
+def test_shipped_cards_are_complete_and_beat_the_5gram():
+    from seqcore.checkpoints import list_checkpoints
+
+    shipped = [c for c in list_checkpoints("music") if c.source == "shipped"]
+    if not shipped:
+        pytest.skip("no shipped music checkpoints")
+    for c in shipped:
+        card, m = c.card, c.card["metrics"]
+        assert card["command"].startswith("seqcore train music --model")
+        assert card["data"]["tunes"]["test"] > 250 and card["data"]["vocab_size"] == len(card["config"]["vocab"])
+        assert card["train_seconds"] > 0 and card["device"] and card["dtype"] == "float16"
+        assert m["test_bits_per_char"] < m["baseline_5gram_test_bits_per_char"], c.name
+        assert c.stem.with_suffix(".safetensors").stat().st_size < 5e6
+
+
+@pytest.mark.slow
+def test_small_lstm_beats_the_5gram_in_300_steps(corpus):
+    torch.set_num_threads(1)
+    lm, report = music.train_music("lstm", "small", seq_len=100, corpus=corpus, device=torch.device("cpu"),
+                                   config=TrainConfig(epochs=5, max_steps=300, batch_size=32, eval_every=100))
+    five_gram = CharNGram(5).fit("\n\n" + "".join(t + "\n\n" for t in corpus.train))
+    test = "".join(t + "\n\n" for t in corpus.test)
+    assert music.bits_per_char(lm, test) < five_gram.bits_per_char(test)
