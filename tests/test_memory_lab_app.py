@@ -80,3 +80,15 @@ def test_live_run_trains_and_is_kept_beside_the_shipped_one(lab_page):
     assert "LSTM (shipped)" in names
     at.radio(key="memory-view").set_value(0).run()  # the shipped run is still there
     assert len(at.session_state["memory-runs"]) == 1
+
+
+def test_corrupt_or_missing_shipped_results_say_what_to_do(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQCORE_SHIPPED_DIR", str(tmp_path))
+    app.run()
+    app.switch_page("pages/memory_lab.py").run()
+    assert not app.exception and any("seqcore memory-lab --out" in i.value for i in app.info)
+    (tmp_path / "memory_lab_default.json").write_text("{not json")
+    app.run()
+    assert not app.exception
+    assert any("unreadable" in e.value and "rebuild it" in e.value for e in app.error)
+    assert app.button(key="memory-train")  # training still offered

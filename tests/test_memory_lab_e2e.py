@@ -14,7 +14,8 @@ def test_memory_lab_shows_curves_and_trains_live(server_url, page):
     charts.first.wait_for()
     assert charts.count() >= 5  # accuracy, gradient norms, loss curves, clipping norm + loss
     assert page.locator("[data-testid='stException']").count() == 0
-    page.locator("[data-testid='stPlotlyChart']").first.screenshot(path=str(ARTIFACTS / "memory_lab_accuracy.png"))
+    for i, name in enumerate(("accuracy", "gradnorm", "losses", "clip_norm", "clip_loss")):
+        charts.nth(i).screenshot(path=str(ARTIFACTS / f"memory_lab_{name}.png"))
 
     # a live run, stopped from the page: what was trained so far is kept as "Your run 1"
     page.get_by_role("button", name="Train").click()
