@@ -177,3 +177,17 @@ def test_cli_bad_input_exits_2_with_message(argv, message, capsys):
     assert main(["memory-lab", *argv]) == 2
     err = capsys.readouterr()
     assert message in err.err and err.out == ""
+
+
+def test_train_memory_writes_results_and_checkpoint_into_a_folder(tmp_path, capsys, monkeypatch):
+    from seqcore.cli import build_parser
+    from seqcore.commands import memory_lab as cmd
+
+    for argv in cmd.SHIPPED:  # what `make models` runs parses
+        assert build_parser().parse_args(["train", "memory", *argv]).seconds > 0
+    monkeypatch.setattr(lab.LabConfig, "__init__", _small_defaults(lab.LabConfig.__init__))
+    assert main(["train", "memory", "--out", str(tmp_path / "new"), "--seconds", "0.2", "--clip-seconds", "0",
+                 "--distances", "2", "--models", "transformer"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"]["transformer"]["2"] >= 0
+    assert (tmp_path / "new" / "memory_lab_default.json").exists()
+    assert (tmp_path / "new" / f"{lab.CHECKPOINT}.safetensors").exists()

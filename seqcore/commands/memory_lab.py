@@ -17,18 +17,45 @@ from pathlib import Path
 
 from seqcore.errors import InputError
 
+TRAIN_TASK = "memory"
+# `seqcore rebuild-defaults` (make models): the shipped results file and Transformer checkpoint.
+SHIPPED = [["--seconds", "90", "--clip-seconds", "30"]]
+
+
+def _add_options(p, *, seconds: float, clip_seconds: float) -> None:
+    p.add_argument("--distances", default="5,10,20,50,100", help="comma-separated cue-to-query distances")
+    p.add_argument("--seconds", type=float, default=seconds, help=f"training wall time per model (default {seconds:g})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--models", default="rnn,lstm,transformer", help="comma-separated subset of rnn,lstm,transformer")
+    p.add_argument("--clip-seconds", type=float, default=clip_seconds,
+                   help="seconds for the clipping on/off experiment (both runs together); 0 skips it")
+
 
 def register(sub) -> None:
     p = sub.add_parser("memory-lab", help="recall accuracy vs distance for a vanilla RNN, an LSTM and a Transformer")
-    p.add_argument("--distances", default="5,10,20,50,100", help="comma-separated cue-to-query distances")
-    p.add_argument("--seconds", type=float, default=60.0, help="training wall time per model (default 60)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--models", default="rnn,lstm,transformer", help="comma-separated subset of rnn,lstm,transformer")
-    p.add_argument("--clip-seconds", type=float, default=20.0,
-                   help="seconds for the clipping on/off experiment (both runs together); 0 skips it")
+    _add_options(p, seconds=60.0, clip_seconds=20.0)
     p.add_argument("--out", help="write the full results JSON here")
     p.add_argument("--save-transformer", metavar="DIR", help="save the trained Transformer as DIR/memory-transformer")
     p.set_defaults(func=cmd_memory_lab)
+
+
+def add_train_args(p) -> None:
+    """`seqcore train memory [--out DIR]`: the memory lab's default run, written as DIR/memory_lab_default.json
+    plus the DIR/memory-transformer checkpoint (DIR defaults to the shipped checkpoints folder)."""
+    _add_options(p, seconds=90.0, clip_seconds=30.0)
+    p.add_argument("--out-dir", "--out", dest="out_dir", help="folder for the results and checkpoint")
+    p.set_defaults(func=cmd_train_memory)
+
+
+def cmd_train_memory(args) -> dict:
+    from seqcore.checkpoints import shipped_dir
+
+    folder = Path(args.out_dir) if args.out_dir else shipped_dir()
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--out must be a folder; {folder} is a file")
+    folder.mkdir(parents=True, exist_ok=True)
+    args.out, args.save_transformer = str(folder / "memory_lab_default.json"), str(folder)
+    return cmd_memory_lab(args)
 
 
 def cmd_memory_lab(args) -> dict:
