@@ -74,8 +74,10 @@ def train_panel() -> None:
             cfg = None
         if cfg is not None:
             st.session_state.pop("memory-stored", None)
+            command = (f"seqcore memory-lab --distances {','.join(map(str, cfg.distances))} --seconds {seconds} "
+                       f"--seed {cfg.seed} --models {','.join(cfg.archs)} --clip-seconds {cfg.clip_seconds:g}")
             start_job(JOB, lambda on_progress, stop: lab.run_lab(cfg, on_progress=on_progress, stop=stop,
-                                                                  command="memory lab page")[0], name="memory-lab")
+                                                                  command=command)[0], name="memory-lab")
     now_training()
     show_job(JOB)
 
@@ -105,7 +107,7 @@ def show_results(res: dict, shipped: dict | None) -> None:
     if not res["models"]:
         st.warning("This run was stopped before any model finished; there is nothing to plot.")
         return
-    st.caption(f"Command: `{res['command']}` · {describe(res)} · chance level {res['chance']:.1%} "
+    st.caption(f"Same as `{res['command']}` · {describe(res)} · chance level {res['chance']:.1%} "
                f"({res['task_config']['n_values']} values) · held-out sequences use another seed")
     compare = None
     if shipped is not None and res is not shipped:

@@ -191,3 +191,12 @@ def test_train_memory_writes_results_and_checkpoint_into_a_folder(tmp_path, caps
     assert json.loads(capsys.readouterr().out)["accuracy"]["transformer"]["2"] >= 0
     assert (tmp_path / "new" / "memory_lab_default.json").exists()
     assert (tmp_path / "new" / f"{lab.CHECKPOINT}.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_lstm_learns_recall_well_above_chance():
+    """Train to a result (pytest -m slow): 60 s of LSTM training recalls across 20 distractors."""
+    cfg = lab.LabConfig(archs=("lstm",), distances=(5, 20), seconds=60, clip_seconds=0)
+    results, _ = lab.run_lab(cfg)
+    acc = results["models"]["lstm"]["accuracy"]
+    assert min(acc) >= 0.9, acc  # chance is 0.125

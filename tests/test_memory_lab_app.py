@@ -73,6 +73,7 @@ def test_live_run_trains_and_is_kept_beside_the_shipped_one(lab_page):
     assert at.radio(key="memory-view").options == ["Shipped default", "Your run 1"]
     result = at.session_state["memory-runs"][0]
     assert result["distances"] == [5, 10] and list(result["models"]) == ["rnn"]
+    assert result["command"] == "seqcore memory-lab --distances 5,10 --seconds 5 --seed 0 --models rnn --clip-seconds 0"
     acc = figures(at)["Recall accuracy on held-out sequences"]
     assert [t["name"] for t in acc["data"]] == ["vanilla RNN"]
     at.toggle(key="memory-compare").set_value(True).run()
