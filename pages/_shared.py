@@ -79,6 +79,8 @@ def _draw_job(key: str, job: Job) -> None:
         last = history[-1] if history else None
         frac = min(1.0, last.step / max(1, last.total_steps)) if last else 0.0
         label = f"step {last.step}/{last.total_steps}, {last.elapsed:.0f}s" if last else "starting..."
+        if who := getattr(last, "model", None) or getattr(last, "label", None):
+            label = f"{who}, {label}"
         st.progress(frac, text=f"Training: {label}")
         if st.button("Stop", key=f"{key}-stop", icon=":material/stop:"):
             job.stop.set()

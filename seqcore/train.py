@@ -58,7 +58,7 @@ class Progress:
     train_loss: float
     val_loss: float | None
     elapsed: float
-    grad_norm: float | None = None
+    grad_norm: float | None = None  # largest global gradient norm (before clipping) since the last report
 
 
 @dataclass
@@ -173,15 +173,15 @@ def fit(
     result = TrainResult()
     best_state, bad_evals = None, 0
     start = time.perf_counter()
-    step, running, running_n, grad_norm = 0, 0.0, 0, None
+    step, running, running_n, grad_norm = 0, 0.0, 0, 0.0
     model.train()
 
     def validate_and_report(epoch: int) -> bool:
         """Record progress; returns True when early stopping says stop."""
-        nonlocal best_state, bad_evals, running, running_n
+        nonlocal best_state, bad_evals, running, running_n, grad_norm
         val = evaluate_loss(model, loss_fn, val_data, cfg.batch_size, device) if val_data is not None else None
         p = Progress(step, total, epoch, running / max(1, running_n), val, time.perf_counter() - start, grad_norm)
-        running, running_n = 0.0, 0
+        running, running_n, grad_norm = 0.0, 0, 0.0
         result.history.append(p)
         if on_progress is not None and is_main_process():
             on_progress(p)
@@ -206,8 +206,9 @@ def fit(
                 loss = loss_fn(net, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if cfg.grad_clip is not None:
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+            # With clipping off the norm is still measured (max_norm=inf), so exploding gradients show.
+            max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
+            grad_norm = max(grad_norm, float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)))
             opt.step()
             sched.step()
             step += 1

@@ -80,3 +80,10 @@ def test_max_steps_and_progress_fields():
     assert result.steps == 5 and result.stopped == "max_steps"
     assert [p.step for p in records] == [2, 4, 5]
     assert all(p.total_steps == 5 and p.val_loss is not None and p.elapsed >= 0 for p in records)
+
+
+def test_grad_norm_is_measured_with_clipping_off():
+    records = []
+    fit(model(), lm_loss, counting_data(), None, TrainConfig(epochs=1, batch_size=16, grad_clip=None, eval_every=2),
+        on_progress=records.append, device=torch.device("cpu"))
+    assert records and all(p.grad_norm is not None and p.grad_norm > 0 for p in records)
