@@ -294,7 +294,8 @@ how_it_works(
     "**Problem shape:** many-to-one in, many-out by a direct head: the encoder (LSTM, or a Transformer encoder "
     "over the window) reads *lookback* standardised log returns (differences for temperatures) and one linear "
     "layer outputs the 10/50/90% quantiles of the cumulative return 1..H steps ahead, trained with the pinball "
-    "loss. The mean and spread come from the training part only. **Baselines:** naive (last value), drift "
+    "loss; the band is then widened or narrowed so 80% of the validation windows fall inside it "
+    "(split-conformal). The mean and spread come from the training part only. **Baselines:** naive (last value), drift "
     "(average past return), seasonal naive (one season back) and a ridge autoregression; their bands come "
     "from the spread of past changes. **Backtest:** rolling origins over the last K dates, every model fixed "
     "after learning from the rows before them.",

@@ -190,3 +190,15 @@ def test_verdict_wording_is_honest_about_ties():
     assert fc.compare_to_naive(1.20, 1.16) == "does not beat"
     assert fc.compare_to_naive(1.156, 1.160) == "only ties (within 1%)"
     assert fc.compare_to_naive(4.09, 4.29) == "beats"
+
+
+def test_conformal_band_scale_reaches_80_percent_on_its_own_data():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(2000, 2))
+    z = np.zeros((2000, 2, 3))
+    z[..., 0], z[..., 2] = -3.0, 3.0  # a band far too wide for N(0, 1)
+    s = fc.band_scale(z, y)
+    assert s == pytest.approx([1.2816 / 3] * 2, rel=0.05)  # 80% of N(0,1) lies within +-1.2816
+    w = fc.widen(z, s)
+    assert ((y >= w[..., 0]) & (y <= w[..., 2])).mean() == pytest.approx(0.8, abs=0.01)
+    np.testing.assert_allclose(w[..., 1], 0.0)

@@ -54,6 +54,7 @@ class ForecastConfig:
     val_frac: float = 0.15
     ridge: float = 1.0             # linear model's L2 penalty
     time_budget_s: float | None = 300.0
+    calibrate: bool = True         # neural bands rescaled to 80% coverage on the validation windows
 
     def check(self) -> ForecastConfig:
         if self.model not in MODELS:
@@ -270,6 +271,25 @@ class LinearForecaster(Forecaster):
         return mid[..., None] + self.offsets[None]
 
 
+def band_scale(z: np.ndarray, y: np.ndarray, coverage: float = 0.8) -> np.ndarray:
+    """Per-step factor s (H,) so that the band p50 -/+ s * (p50 - p10, p90 - p50) holds `coverage` of y.
+
+    z (N, H, 3) predicted quantiles, y (N, H) outcomes, both on held-out validation windows: a split-
+    conformal correction for bands learned in another volatility regime (clipped to 0.25..4).
+    """
+    lo, mid, hi = z[..., 0], z[..., 1], z[..., 2]
+    d = np.where(y < mid, (mid - y) / np.maximum(mid - lo, 1e-9), (y - mid) / np.maximum(hi - mid, 1e-9))
+    n = len(y)
+    level = min(1.0, math.ceil((n + 1) * coverage) / n)
+    return np.clip(np.quantile(d, level, axis=0), 0.25, 4.0)
+
+
+def widen(z: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(N, H, 3) quantiles with the outer two moved away from (or toward) the median by scale (H,)."""
+    mid = z[..., 1]
+    return np.stack([mid - scale * (mid - z[..., 0]), mid, mid + scale * (z[..., 2] - mid)], axis=-1)
+
+
 class NeuralForecaster(Forecaster):
     """LSTM or Transformer QuantileForecaster trained with the pinball loss on scaled cumulative changes."""
 
@@ -281,6 +301,7 @@ class NeuralForecaster(Forecaster):
         torch.manual_seed(cfg.seed)
         self.net = QuantileForecaster(self.net_config)
         self.net.eval()
+        self.band_scale = np.ones(cfg.horizon)  # set by conformal calibration in _fit
 
     def _scale_h(self) -> np.ndarray:
         """(H,) spread of an h-step sum of standardised steps: sd * sqrt(h)."""
@@ -325,11 +346,17 @@ class NeuralForecaster(Forecaster):
                      device=torch.device("cpu"))
         self.history, self.stopped = result.history, result.stopped
         self.net.eval()
+        self.band_scale = np.ones(H)
+        if val_ds is not None and cfg.calibrate:
+            with torch.inference_mode():
+                z = self.net(val_ds.tensors[0]).numpy().astype(float)
+            self.band_scale = band_scale(z, val_ds.tensors[1].numpy().astype(float))
 
     def _predict_cum(self, windows):
         steps = np.stack([self.transform.steps(w) for w in windows])  # (N, L)
         with torch.inference_mode():
             z = self.net(self._inputs(steps)).numpy().astype(float)  # (N, H, 3)
+        z = widen(z, self.band_scale)
         h = np.arange(1, self.cfg.horizon + 1)
         return z * self._scale_h()[None, :, None] + (self.transform.mu * h)[None, :, None]
 
@@ -489,7 +516,8 @@ def model_card(model: NeuralForecaster, series: PriceSeries, metrics: dict, comm
     return make_card(
         TASK, f"{model.name}-forecaster",
         {"forecast": model.cfg.to_dict(), "net": model.net_config.to_dict(),
-         "transform": {"kind": model.transform.kind, "mu": model.transform.mu, "sd": model.transform.sd}},
+         "transform": {"kind": model.transform.kind, "mu": model.transform.mu, "sd": model.transform.sd},
+         "band_scale": [round(float(x), 6) for x in model.band_scale]},
         data={"series": series.name, "source": series.source, "rows": len(series),
               "train_rows": model.fit_rows, "first_date": str(series.dates[0].date()),
               "train_end_date": str(series.dates[model.fit_rows - 1].date()),
@@ -510,6 +538,9 @@ def from_checkpoint(state: dict, card: dict) -> NeuralForecaster:
         tr = card["config"]["transform"]
         model = NeuralForecaster(cfg, tr["kind"])
         model.transform = Transform(tr["kind"], float(tr["mu"]), float(tr["sd"]))
+        model.band_scale = np.asarray(card["config"].get("band_scale", np.ones(cfg.horizon)), float)
+        if model.band_scale.shape != (cfg.horizon,):
+            raise InputError(f"band_scale has {model.band_scale.size} entries for horizon {cfg.horizon}")
     except (KeyError, TypeError, InputError) as e:
         raise CheckpointError(f"model card {card.get('name', '?')} does not describe a forecaster ({e})") from None
     load_weights(model.net, {k: v.float() for k, v in state.items()}, card.get("name", "checkpoint"))
