@@ -18,6 +18,15 @@ from seqcore.data import live
 from seqcore.data.prices import EMBEDDED, MISSING_RULE, PriceSeries, load_embedded, read_csv_series
 from seqcore.errors import SeqcoreError
 from seqcore.tasks import forecasting as fc
+from seqcore.train import Progress
+
+
+@dataclasses.dataclass
+class ModelProgress(Progress):
+    """A training record that names its model, so the shared panel can say which one is training."""
+
+    model: str = ""
+
 
 JOB, TRAINED, STORED, LIVE = "fc-job", "fc-trained", "fc-stored", "fc-live-series"
 OPTIONAL = ["lstm", "transformer", "linear", "drift", "seasonal_naive"]
@@ -150,7 +159,9 @@ def train_panel(series: PriceSeries, cfg: fc.ForecastConfig, models: list[str], 
                 m = fc.make_forecaster(c, kind)
                 # one continuous loss curve across models: shift each model's steps past the previous one
                 m.fit(values, series_name=name, stop=stop,
-                      on_progress=lambda p, o=offset: on_progress(dataclasses.replace(p, step=p.step + o)))
+                      on_progress=lambda p, o=offset, label=LABELS[c.model]: on_progress(ModelProgress(
+                          **{**dataclasses.asdict(p), "step": p.step + o, "total_steps": p.total_steps + o,
+                             "model": label})))
                 offset += m.history[-1].step if m.history else 0
                 out[c.model] = m
             return out

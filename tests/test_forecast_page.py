@@ -56,6 +56,7 @@ def test_training_a_small_lstm_in_the_session():
     at.button(key="fc-train").click().run()
     job = at.session_state["fc-job"]
     assert job.wait(120) and job.error is None
+    assert {p.model for p in job.snapshot()} == {"LSTM"}  # the shared panel names the model in training
     at.run()
     at.run()  # the finished job's models move into the session, then the page redraws with them
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -135,3 +136,4 @@ def test_bad_settings_show_errors():
     at.multiselect(key="fc-models").set_value(["seasonal_naive"]).run()
     at.number_input(key="fc-season").set_value(300).run()
     assert any("too long" in e.value for e in at.error), [e.value for e in at.error]
+
