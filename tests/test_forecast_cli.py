@@ -44,6 +44,7 @@ def test_backtest_json_shape(capsys):
     for name in ("naive", "linear"):
         assert set(doc[name]) == {"mae", "rmse", "mase", "directional_accuracy", "coverage80"}
     assert doc["naive"]["directional_accuracy"] is None
+    assert doc["model"] == {"name": "linear", **doc["linear"]}
 
 
 @pytest.mark.parametrize(

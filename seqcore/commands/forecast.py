@@ -93,7 +93,9 @@ def cmd_backtest(args) -> dict:
     result = backtest(series, cfg, [cfg.model], folds=args.folds, stride=args.stride)
     out = {name: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}
            for name, m in result.metrics.items()}
-    return {**out, "n_origins": len(result.origins), "horizon": cfg.horizon, "series": series.name,
+    # "model" is the documented key (DESIGN.md); the per-name entries keep every baseline beside it.
+    return {"model": {"name": cfg.model, **out[cfg.model]}, **out,
+            "n_origins": len(result.origins), "horizon": cfg.horizon, "series": series.name,
             "train_rows": result.train_rows, "first_origin": str(result.origin_dates[0].date()),
             "train_seconds": result.train_seconds, "verdict": result.verdicts()}
 
