@@ -59,6 +59,7 @@ def make_card(task: str, arch: str, config: dict, **fields) -> dict:
         "command": fields.pop("command", shlex.join(["seqcore", *sys.argv[1:]])),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        "world_size": torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1,
     }
     card.update(fields)
     return card
