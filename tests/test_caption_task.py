@@ -83,7 +83,7 @@ def test_cell_box_overlap():
 
 
 def test_evaluate_reports_scores_and_baseline():
-    out = C.evaluate(tiny("transformer"), "digits", n=8, seed=3)
+    out = C.evaluate(tiny("transformer"), "digits", n=8, seed=3, baseline_n=50)
     for k in ("bleu4", "exact", "attention_localisation", "n", "baseline_nn_bleu4", "captions_per_second"):
         assert k in out
     assert out["n"] == 8

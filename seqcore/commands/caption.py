@@ -13,8 +13,8 @@ TRAIN_TASK = "caption"
 SHIPPED = [
     ["--model", "lstm", "--dataset", "shapes", "--out", "checkpoints"],
     ["--model", "transformer", "--dataset", "shapes", "--out", "checkpoints"],
-    ["--model", "lstm", "--dataset", "digits", "--n-train", "4000", "--epochs", "10", "--out", "checkpoints"],
-    ["--model", "transformer", "--dataset", "digits", "--n-train", "4000", "--epochs", "10", "--out", "checkpoints"],
+    ["--model", "lstm", "--dataset", "digits", "--n-train", "4000", "--epochs", "20", "--out", "checkpoints"],
+    ["--model", "transformer", "--dataset", "digits", "--n-train", "4000", "--epochs", "20", "--out", "checkpoints"],
     ["--model", "lstm", "--dataset", "shapes", "--split", "compositional", "--n-train", "4000", "--epochs", "10",
      "--out", "checkpoints"],
     ["--model", "transformer", "--dataset", "shapes", "--split", "compositional", "--n-train", "4000",

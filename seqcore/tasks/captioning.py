@@ -414,7 +414,7 @@ def nearest_neighbour_captions(dataset: str, items: list[Scene], n_train: int = 
 
 
 def evaluate(model: Captioner, dataset: str, n: int = 500, seed: int = TEST_SEED, beam: int = 1,
-             split: str = "iid", baseline: bool = True) -> dict:
+             split: str = "iid", baseline: bool = True, baseline_n: int = 2000) -> dict:
     """Scores on n fresh held-out scenes (the test stream; compositional: a held-out pair in each)."""
     if not 1 <= n <= 20_000:
         raise InputError("n must be between 1 and 20,000 scenes")
@@ -429,7 +429,7 @@ def evaluate(model: Captioner, dataset: str, n: int = 500, seed: int = TEST_SEED
     out.update({"n": n, "dataset": dataset, "split": split, "seed": seed, "beam": beam,
                 "captions_per_second": round(n / max(seconds, 1e-9), 1)})
     if baseline:
-        nn_caps = nearest_neighbour_captions(dataset, items, split=split)
+        nn_caps = nearest_neighbour_captions(dataset, items, n_train=baseline_n, split=split)
         out["baseline_nn_bleu4"] = round(bleu4(nn_caps, refs), 2)
         out["baseline_nn_exact"] = round(float(np.mean([h == r for h, r in zip(nn_caps, refs, strict=False)])), 4)
     out["examples"] = [{"reference": r, "caption": h} for h, r in list(zip(hyps, refs, strict=False))[:5]]
