@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT, _free_port, goto
+from tests.conftest import ARTIFACTS, ROOT, _free_port, goto, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -62,6 +62,29 @@ def open_home(browser, url):
     page.set_default_timeout(60_000)
     goto(page, url)
     return ctx, page
+
+
+def test_a_trained_model_survives_reruns_through_the_proxy(proxy, browser):
+    url, _ = proxy
+    ctx, page = open_home(browser, url)
+    replica = replica_of(page)
+    goto(page, f"{url}/forecast")
+    epochs = page.locator(".st-key-fc-epochs input")
+    epochs.fill("2")
+    epochs.press("Enter")
+    wait_idle(page)
+    page.locator(".st-key-fc-train button").click()
+    page.locator(".st-key-fc-download-lstm").wait_for(timeout=180_000)  # the session-trained LSTM
+    for value in ("3", "4"):  # reruns of the same session, over the same websocket and replica
+        epochs.fill(value)
+        epochs.press("Enter")
+        wait_idle(page)
+        assert page.locator(".st-key-fc-download-lstm").count() == 1
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.get_by_role("link", name="Home").first.click()
+    wait_idle(page)
+    assert replica_of(page) == replica
+    ctx.close()
 
 
 def test_sessions_stick_and_survive_a_dead_replica(proxy, browser):
