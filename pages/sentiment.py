@@ -226,7 +226,8 @@ with tab_eval:
 # ----------------------------------------------------------------------------- train
 with tab_train:
     st.write("Train a small model on a subset of the training split, in the background (this server allows "
-             "a few at a time). It stays in this session; save it to use it from the command line.")
+             "a few at a time, each for at most 5 minutes). It stays in this session; save it to use it from "
+             "the command line. The shipped models took about 15-35 minutes each on one busy CPU core.")
     c1, c2, c3, c4, c5 = st.columns(5)
     t_source = c1.selectbox("Source", ["mr", "imdb", "both"], key="sent-train-source")
     t_model = c2.selectbox("Model", ["lstm", "transformer"], key="sent-train-model")
