@@ -1,0 +1,35 @@
+"""Quality: the shipped captioners beat the baseline on fresh held-out scenes; training reaches a target."""
+
+import pytest
+import torch
+
+from seqcore.checkpoints import list_checkpoints
+from seqcore.tasks import captioning as C
+
+SHIPPED = {c.name for c in list_checkpoints("caption")}
+
+
+@pytest.mark.skipif("caption-transformer-shapes" not in SHIPPED, reason="shipped checkpoint missing")
+def test_shipped_transformer_captions_fresh_scenes():
+    model, card = C.load("caption-transformer-shapes")
+    out = C.evaluate(model, "shapes", n=100, seed=77, baseline_n=300)
+    assert out["bleu4"] >= 90 and out["bleu4"] > out["baseline_nn_bleu4"] + 30
+    assert out["attention_localisation"] >= 0.85 > 0.3 > out["chance_localisation"]
+    assert card["metrics"]["bleu4"] >= 90  # the card's own held-out figure
+
+
+@pytest.mark.slow
+@pytest.mark.skipif("caption-transformer-shapes-comp" not in SHIPPED, reason="shipped checkpoint missing")
+def test_compositional_split_costs_exact_match():
+    model, _ = C.load("caption-transformer-shapes-comp")
+    iid = C.evaluate(model, "shapes", n=100, seed=5, baseline=False)
+    comp = C.evaluate(model, "shapes", n=100, seed=5, split="compositional", baseline=False)
+    assert comp["exact"] < iid["exact"] - 0.3
+
+
+@pytest.mark.slow
+def test_transformer_learns_shapes_from_scratch():
+    spec = C.TrainSpec(decoder="transformer", dataset="shapes", n_train=3000, n_val=200, epochs=8)
+    model, _ = C.train(spec, device=torch.device("cpu"))
+    out = C.evaluate(model, "shapes", n=200, seed=9, baseline=False)
+    assert out["bleu4"] >= 80
