@@ -215,7 +215,8 @@ with tab_eval:
         m3.metric("Majority class", f"{ev['majority']:.1%}")
         st.plotly_chart(confusion_figure(ev["result"]["confusion"]), key="sent-confusion")
         st.markdown("**Most confident mistakes**")
-        st.dataframe(pd.DataFrame(ev["result"].get("mistakes", [])), hide_index=True, key="sent-mistakes")
+        mistakes = pd.DataFrame(ev["result"].get("mistakes", []), columns=["text", "label", "p_positive"])
+        st.dataframe(mistakes.rename(columns={"label": "true label"}), hide_index=True, key="sent-mistakes")
     cards = [{"model": c.name, "source": c.source, **{k: v for k, v in c.card.get("metrics", {}).items()
                                                       if k.endswith("accuracy")}}
              for c in S.sentiment_checkpoints()]
