@@ -229,6 +229,7 @@ def fit(
         validate_and_report(epoch)
     if best_state is not None:
         model.load_state_dict(best_state)
+    opt.zero_grad(set_to_none=True)  # a trained model should not carry the last batch's gradients around
     model.eval()
     result.steps = step
     result.seconds = time.perf_counter() - start
