@@ -21,5 +21,9 @@ def test_generate_shows_the_audio_player(server_url, page):
     block = player.locator("xpath=ancestor::div[@data-testid='stVerticalBlock'][1]")
     block.scroll_into_view_if_needed()
     block.screenshot(path=str(ARTIFACTS / "music-player.png"))
+    roll = page.locator(".stPlotlyChart").first
+    roll.scroll_into_view_if_needed()
+    roll.locator(".main-svg").first.wait_for()
+    roll.screenshot(path=str(ARTIFACTS / "music-piano-roll.png"))
     duration = player.evaluate("el => (el.tagName === 'AUDIO' ? el : el.querySelector('audio')).duration")
     assert duration and duration > 1  # a playable WAV of a real tune, not an empty clip
