@@ -127,6 +127,11 @@ def show_decoder(decoder: str, img: np.ndarray) -> None:
         st.info(f"No {decoder} captioner for {dataset} yet: train one below (`make models` rebuilds the defaults).")
         return
     model, card = loaded
+    metrics = card.get("metrics", {})
+    if metrics.get("bleu4") is not None and metrics["bleu4"] < metrics.get("baseline_nn_bleu4", 0) + 10:
+        st.warning(f"{card['name']} does not clearly beat the nearest-neighbour baseline on held-out scenes "
+                   f"(BLEU-4 {metrics['bleu4']:.1f} vs {metrics.get('baseline_nn_bleu4', 0):.1f}): read its "
+                   "caption as noise. Train a longer run below.")
     cap = C.caption_images(model, img, beam=beam)[0]
     st.markdown(f"### “{cap.text or '(empty)'}”")
     st.caption(f"model {card['name']} · {'greedy' if beam == 1 else f'beam {beam}'} · "

@@ -13,8 +13,10 @@ TRAIN_TASK = "caption"
 SHIPPED = [
     ["--model", "lstm", "--dataset", "shapes", "--out", "checkpoints"],
     ["--model", "transformer", "--dataset", "shapes", "--out", "checkpoints"],
-    ["--model", "lstm", "--dataset", "digits", "--n-train", "4000", "--epochs", "20", "--out", "checkpoints"],
-    ["--model", "transformer", "--dataset", "digits", "--n-train", "4000", "--epochs", "20", "--out", "checkpoints"],
+    ["--model", "lstm", "--dataset", "digits", "--n-train", "4000", "--epochs", "20", "--patience", "0",
+     "--out", "checkpoints"],
+    ["--model", "transformer", "--dataset", "digits", "--n-train", "4000", "--epochs", "20", "--patience", "0",
+     "--out", "checkpoints"],
     ["--model", "lstm", "--dataset", "shapes", "--split", "compositional", "--n-train", "4000", "--epochs", "10",
      "--out", "checkpoints"],
     ["--model", "transformer", "--dataset", "shapes", "--split", "compositional", "--n-train", "4000",
@@ -75,7 +77,7 @@ def cmd_train(args) -> dict:
     device = pick_device()
     spec = C.TrainSpec(decoder=args.model, dataset=args.dataset, split=args.split, n_train=args.n_train,
                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       time_budget_s=args.time_budget)
+                       time_budget_s=args.time_budget, patience=args.patience or None)
     spec.check()
 
     def report(p):
@@ -133,6 +135,8 @@ def add_train_args(p) -> None:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-budget", type=float, default=None, help="stop training after this many seconds")
+    p.add_argument("--patience", type=int, default=4,
+                   help="epochs without a better validation loss before stopping early; 0 = never stop early")
     p.add_argument("--eval-n", type=int, default=500, help="held-out scenes for the model card's metrics")
     p.add_argument("--name", help="checkpoint name (default caption-MODEL-DATASET[-comp])")
     p.add_argument("--out", help="folder for the checkpoint (default: the user checkpoint dir)")

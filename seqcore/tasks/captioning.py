@@ -148,6 +148,7 @@ class TrainSpec:
     seed: int = 0
     time_budget_s: float | None = None
     alpha_c: float = 1.0
+    patience: int | None = 4      # validations without improvement before stopping; None trains every epoch
     model: dict = field(default_factory=dict)  # CaptionerConfig overrides
 
     def check(self) -> None:
@@ -174,7 +175,7 @@ def train(spec: TrainSpec, *, on_progress=None, stop=None, device=None) -> tuple
     # Validation scenes come from the training distribution (a different seed), never the test stream.
     val_data = CaptionData(make_scenes(spec.dataset, spec.n_val, spec.seed + 10_000, "train", spec.split))
     cfg = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, seed=spec.seed,
-                      time_budget_s=spec.time_budget_s, patience=4)
+                      time_budget_s=spec.time_budget_s, patience=spec.patience)
     result = fit(model, lambda m, b: caption_loss(m, b, spec.alpha_c), train_data, val_data, cfg,
                  on_progress=on_progress, stop=stop, device=device)
     model.cpu().eval()
