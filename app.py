@@ -7,6 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from seqcore.device import set_threads
+
 ROOT = Path(__file__).parent
 
 # (file, title, icon, what it does). A page is listed only once its file exists: no placeholders.
@@ -63,6 +65,8 @@ def home() -> None:
         st.json(versions())
 
 
+# Pages opened by URL never reach pick_device(); apply SEQCORE_THREADS before any page runs torch.
+set_threads()
 st.set_page_config(page_title="Sequence Studio", page_icon=":material/neurology:", layout="wide")
 nav = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True)]
