@@ -1,5 +1,7 @@
 """End-to-end: the memory lab in a real Chromium: shipped curves at once, then a live run stopped early."""
 
+import re
+
 import pytest
 
 from tests.conftest import ARTIFACTS, goto, wait_idle
@@ -19,7 +21,7 @@ def test_memory_lab_shows_curves_and_trains_live(server_url, page):
 
     # a live run, stopped from the page: what was trained so far is kept as "Your run 1"
     page.get_by_role("button", name="Train").click()
-    page.get_by_text("Training: step").wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Training: .*step")).wait_for(timeout=120_000)
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Your run 1").wait_for(timeout=120_000)
     wait_idle(page)
