@@ -122,7 +122,12 @@ def attention_figure(img: np.ndarray, maps: np.ndarray, words: list[str], key: s
 
 def show_decoder(decoder: str, img: np.ndarray) -> None:
     st.subheader(DECODER_TITLES[decoder])
-    loaded = model_for(decoder, dataset)
+    try:
+        loaded = model_for(decoder, dataset)
+    except SeqcoreError as e:
+        st.error(f"{e}. Train a {decoder} captioner below (`make models` rebuilds the shipped one); the other "
+                 "decoder still works.")
+        return
     if loaded is None:
         st.info(f"No {decoder} captioner for {dataset} yet: train one below (`make models` rebuilds the defaults).")
         return
@@ -195,10 +200,14 @@ if st.button("Score on fresh held-out scenes", key="cap-eval", disabled=not rows
     if eval_split == "compositional" and ds != "shapes":
         st.error("The compositional split exists for shape scenes only: pick a shapes model or 'in distribution'.")
     else:
-        model, _ = load_model(eval_model, card.stem.with_suffix(".safetensors").stat().st_mtime)
-        with st.spinner(f"Captioning {eval_n} new scenes..."):
-            result = C.evaluate(model, ds, n=int(eval_n), seed=int(time.time()) % 100_000, split=eval_split)
-        st.session_state["cap-eval-result"] = (eval_model, result)
+        try:
+            model, _ = load_model(eval_model, card.stem.with_suffix(".safetensors").stat().st_mtime)
+        except SeqcoreError as e:
+            st.error(f"{e}. Pick another model.")
+        else:
+            with st.spinner(f"Captioning {eval_n} new scenes..."):
+                result = C.evaluate(model, ds, n=int(eval_n), seed=int(time.time()) % 100_000, split=eval_split)
+            st.session_state["cap-eval-result"] = (eval_model, result)
 if "cap-eval-result" in st.session_state:
     name, result = st.session_state["cap-eval-result"]
     k1, k2, k3, k4 = st.columns(4)

@@ -33,18 +33,21 @@ OPTIONAL = ["lstm", "transformer", "linear", "drift", "seasonal_naive"]
 
 
 @st.cache_resource(show_spinner="Loading the shipped forecasters...")
-def shipped_models() -> dict[str, fc.NeuralForecaster]:
-    """Shipped GOOG forecasters by model name; read-only, used under inference_mode inside predict."""
-    out = {}
+def shipped_models() -> tuple[dict[str, fc.NeuralForecaster], list[str]]:
+    """Shipped GOOG forecasters by model name (read-only, used under inference_mode inside predict), and
+    why any shipped checkpoint could not be loaded."""
+    out, problems = {}, []
     for info in list_checkpoints(fc.TASK):
         if info.source != "shipped":
             continue
         try:
             model, _ = fc.load_forecaster(info.name)
-        except SeqcoreError:
+        except SeqcoreError as e:
+            problems.append(f"The shipped checkpoint {info.name} cannot be used: {e}. Press Train to make this "
+                            f"model in your session (`make models` rebuilds it); the other models work as before.")
             continue
         out.setdefault(model.name, model)
-    return out
+    return out, problems
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -135,7 +138,7 @@ def neural_model(name: str, series: PriceSeries, cfg: fc.ForecastConfig) -> tupl
     mine = st.session_state.get(TRAINED, {}).get(name)
     if matches(mine, series, cfg):
         return mine, "trained in this session"
-    shipped = shipped_models().get(name)
+    shipped = shipped_models()[0].get(name)
     if matches(shipped, series, cfg):
         return shipped, f"shipped checkpoint (trained on {shipped.fit_rows} rows)"
     return None, ""
@@ -332,6 +335,8 @@ except SeqcoreError as e:
     st.error(f"{e}.")
     st.stop()
 
+for problem in shipped_models()[1]:
+    st.warning(problem)
 train_panel(series, cfg, chosen, folds)
 try:
     models, notes = fitted_models(series, cfg, chosen, folds)

@@ -193,6 +193,9 @@ with tab_hum:
         if hum is not None:
             st.success(f"{len(hum.notes)} notes found ({hum.voiced_share:.0%} of the recording had a steady pitch; "
                        f"the spectrum corrected {hum.octave_fixes} frame estimates).")
+            if hum.clipped_share > 0.01:
+                st.warning(f"The recording clips ({hum.clipped_share:.0%} of samples at full volume), which can "
+                           "put notes an octave off: hum softer or further from the microphone and record again.")
             st.code(hum.abc, language=None)
             hum_choice = st.radio("Continue with", options, format_func=labels.get, horizontal=True,
                                   key="music_hum_model")

@@ -121,13 +121,19 @@ with tab_predict:
             st.dataframe(pd.DataFrame(rows), hide_index=True, key="sent-table",
                          column_config={"P(positive)": st.column_config.ProgressColumn(min_value=0, max_value=1,
                                                                                         format="%.3f")})
-        if options:
-            sm = get_model(next(iter(options.values())))
+        try:  # the first model's tokens (a model that cannot load has said so in the table above)
+            sm = get_model(next(iter(options.values()))) if options else None
+        except SeqcoreError:
+            sm = None
+        if sm is not None:
             enc = S.encode(sm.vocab, text, sm.max_tokens)
             if enc.truncated:
                 st.warning(f"The text has {enc.n_tokens} tokens; the models read only the first {sm.max_tokens} "
                            "(VADER reads it all).", icon=":material/content_cut:")
             unknown = enc.ids.count(1)
+            if enc.ids and unknown == len(enc.ids):
+                st.warning(f"None of the {len(enc.ids)} tokens is a word the models know, so their answer is a "
+                           "guess: write the review in English words.", icon=":material/translate:")
             if enc.ids and (unknown / len(enc.ids) > 0.3 or any(ord(ch) > 0x2FF for ch in text)):
                 st.info(f"{unknown} of {len(enc.ids)} tokens are unknown to the models: they know English movie "
                         "reviews, so other languages and emoji are mostly guesswork.", icon=":material/translate:")
@@ -169,6 +175,9 @@ with tab_batch:
             else:
                 frame = frame[frame["text"].str.strip() != ""]
                 batch_texts = frame["text"].tolist()
+                if not batch_texts:
+                    st.warning(f"{up.name}: every row of the {column!r} column is blank, so there are no reviews "
+                               "to predict; fill it or pick another text column.")
     if len(batch_texts) > MAX_BATCH:
         st.warning(f"{len(batch_texts)} rows: predicting the first {MAX_BATCH}.")
         batch_texts = batch_texts[:MAX_BATCH]
@@ -198,15 +207,19 @@ with tab_eval:
     if st.button("Evaluate", key="sent-eval-run", icon=":material/fact_check:"):
         test = cached_splits(eval_source).test.head(int(eval_n))
         texts, y = test["text"].tolist(), test["label"].tolist()
-        with st.spinner("Predicting..."):
-            out, seconds = predict_with(eval_model, options.get(eval_model, VADER), texts)
-            vader = S.vader_predict(texts) if eval_model != VADER else out
-        res = S.evaluate([r["p_positive"] for r in out], y, texts)
-        majority = S.majority_label(cached_splits(eval_source).train["label"])
-        st.session_state["sent-eval"] = {
-            "model": eval_model, "source": eval_source, "result": res, "seconds": seconds,
-            "vader": S.evaluate([r["p_positive"] for r in vader], y)["accuracy"],
-            "majority": round(sum(int(v == majority) for v in y) / len(y), 4)}
+        try:
+            with st.spinner("Predicting..."):
+                out, seconds = predict_with(eval_model, options.get(eval_model, VADER), texts)
+                vader = S.vader_predict(texts) if eval_model != VADER else out
+        except SeqcoreError as e:
+            st.error(f"{eval_model}: {e}. Pick another model.")
+        else:
+            res = S.evaluate([r["p_positive"] for r in out], y, texts)
+            majority = S.majority_label(cached_splits(eval_source).train["label"])
+            st.session_state["sent-eval"] = {
+                "model": eval_model, "source": eval_source, "result": res, "seconds": seconds,
+                "vader": S.evaluate([r["p_positive"] for r in vader], y)["accuracy"],
+                "majority": round(sum(int(v == majority) for v in y) / len(y), 4)}
     ev = st.session_state.get("sent-eval")
     if ev:
         m1, m2, m3 = st.columns(3)

@@ -129,6 +129,7 @@ def read_wav(data: bytes, max_seconds: float = 60.0) -> tuple[torch.Tensor, int]
 PITCH_SR = 16_000
 FRAME = 0.01  # seconds per pitch frame
 MAX_HUM_SECONDS = 20.0
+CLIP_LEVEL = 0.99  # |sample| at or above this counts as clipped
 _NAMES = ["C", "^C", "D", "^D", "E", "F", "^F", "G", "^G", "A", "^A", "B"]
 
 
@@ -149,6 +150,7 @@ class Hummed:
     voiced_share: float            # share of frames with a steady pitch
     frame_hz: list[float]          # per-frame pitch after the spectrum check (0 = unvoiced)
     octave_fixes: int              # frames where the spectrum overruled an octave-low estimate
+    clipped_share: float = 0.0     # share of samples at full scale (a clipped recording distorts the pitch)
 
 
 def _peak_near(col: torch.Tensor, f: float, bin_hz: float, tol: float = 0.04) -> tuple[float, float]:
@@ -252,4 +254,5 @@ def hum_to_abc(x: torch.Tensor, sr: int, bpm: float = 120.0, meter: str = "4/4")
     abc = f"M:{meter}\nL:1/8\nK:C\n" + " ".join(body).replace(" |", "|")
     if not abc.endswith("|"):
         abc += " "
-    return Hummed(notes, abc, share, hz.tolist(), fixes)
+    clipped = float((x.abs() >= CLIP_LEVEL).float().mean())
+    return Hummed(notes, abc, share, hz.tolist(), fixes, clipped)

@@ -1,0 +1,588 @@
+"""The bad-input catalogue: every page gets what users really produce, through AppTest.
+
+Each row feeds one page one bad input and checks three things: a clear st.error / st.warning that
+says what to change, no exception element, and that what the session already made (a trained
+model, a generated tune, an evaluation) is still there afterwards. One AppTest per page is reused
+across its rows (module-scoped), so the whole catalogue stays fast. The per-page tests
+(tests/test_*_page.py) cover the main flows; this file covers every page uniformly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import shutil
+import wave
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from PIL import Image
+
+from seqcore.checkpoints import list_checkpoints, shipped_dir
+from seqcore.data import live
+from tests.conftest import make_app
+
+MB = 1024 * 1024
+
+
+def open_page(page: str):
+    at = make_app()
+    at.run()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def messages(at) -> list[str]:
+    """Every st.error and st.warning on the page, as text."""
+    return [e.value for e in at.error] + [w.value for w in at.warning]
+
+
+def charts(at) -> dict[str, dict]:
+    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def trace_names(at, key: str) -> list[str]:
+    found = [spec for cid, spec in charts(at).items() if key in cid]
+    assert found, f"no chart {key}; have {list(charts(at))}"
+    return [t.get("name") for t in found[0]["data"]]
+
+
+def said(at, *words: str) -> bool:
+    """True when one error/warning contains every word (case-insensitive)."""
+    return any(all(w.lower() in m.lower() for w in words) for m in messages(at))
+
+
+# ================================================================ forecast
+
+
+def _csv_rows(n: int, start: float = 100.0) -> list[str]:
+    return [f"{d.date()},{start + (i % 7)}" for i, d in enumerate(pd.bdate_range("2020-01-01", periods=n))]
+
+
+def _csv(rows: list[str], header: str = "date,price") -> bytes:
+    return (header + "\n" + "\n".join(rows) + "\n").encode()
+
+
+def _huge_csv() -> bytes:
+    """Just under the widget's 5 MB limit: ~200,000 daily rows (the frontend refuses anything larger)."""
+    dates = pd.date_range("1500-01-01", periods=200_000, freq="D")
+    return ("date,price\n" + "\n".join(f"{d.date()},{100 + (i % 11)}" for i, d in enumerate(dates))).encode()
+
+
+def _nan_csv() -> bytes:
+    rows = _csv_rows(400)
+    for i in range(50, 70):  # a 20-row hole: more than the page fills
+        rows[i] = rows[i].split(",")[0] + ",NaN"
+    return _csv(rows)
+
+
+CSV_CASES = {
+    "empty file": (b"", ["could not read", "CSV"]),
+    "header only": (b"date,price\n", ["header row"]),
+    "binary": (bytes(range(256)) * 64, ["CSV"]),
+    "PNG renamed .csv": (b"\x89PNG\r\n\x1a\n" + bytes(200), ["CSV"]),
+    "no numeric column": (_csv([f"2024-01-{d:02d},abc" for d in range(1, 20)], "date,name"), ["no numeric column"]),
+    "all NaN": (_csv([f"2024-01-{d:02d},NaN" for d in range(1, 20)]), ["no numeric column"]),
+    "NaNs beyond the rule": (_nan_csv(), ["missing values"]),
+    "single row": (_csv(["2024-01-02,101.5"]), ["1 rows", "at least"]),
+    "shorter than lookback + horizon": (_csv(_csv_rows(40)), ["rows", "need"]),
+    "semicolons": (b"date;price\n2024-01-01;1\n2024-01-02;2\n", ["header row"]),
+    "latin-1 text": ("date,prix\n2024-01-01,1\u00e9\n".encode("latin-1"), ["CSV"]),
+}
+
+
+@pytest.fixture(scope="module")
+def forecast_app():
+    """The forecast page after training a tiny LSTM in the session: it must survive every bad input."""
+    at = open_page("forecast")
+    at.multiselect(key="fc-models").set_value(["lstm", "linear"]).run()
+    at.slider(key="fc-lookback").set_value(10).run()
+    at.number_input(key="fc-epochs").set_value(1).run()
+    at.selectbox(key="fc-hidden").set_value(8).run()
+    at.button(key="fc-train").click().run()
+    job = at.session_state["fc-job"]
+    assert job.wait(120) and job.error is None, job.error
+    at.run()
+    at.run()
+    assert "lstm" in at.session_state["fc-trained"]
+    assert "LSTM median" in trace_names(at, "fc-chart")
+    return at
+
+
+def _forecast_kept(at) -> None:
+    """The session's LSTM is still there and still draws its forecast on the embedded GOOG fallback."""
+    assert not at.exception, at.exception
+    assert "lstm" in at.session_state["fc-trained"]
+    assert "LSTM median" in trace_names(at, "fc-chart")
+
+
+@pytest.mark.parametrize("case", list(CSV_CASES))
+def test_forecast_bad_csv(forecast_app, case):
+    at = forecast_app
+    data, words = CSV_CASES[case]
+    at.radio(key="fc-source").set_value("Upload CSV").run()
+    at.file_uploader(key="fc-upload").set_value((f"{case}.csv", data, "text/csv")).run()
+    assert not at.exception, at.exception
+    assert said(at, *words), messages(at)
+    if case == "shorter than lookback + horizon":  # the upload itself is fine; the settings do not fit it
+        at.file_uploader(key="fc-upload").set_value(None).run()
+    else:
+        assert said(at, "embedded GOOG"), messages(at)  # says what it shows instead
+    _forecast_kept(at)
+
+
+def test_forecast_huge_csv_is_read_not_refused(forecast_app):
+    """A 200,000-row file under the size limit works (baselines only: the session's LSTM is for GOOG)."""
+    at = forecast_app
+    at.radio(key="fc-source").set_value("Upload CSV").run()
+    at.file_uploader(key="fc-upload").set_value(("huge.csv", _huge_csv(), "text/csv")).run()
+    assert not at.exception and not at.error, messages(at)
+    assert "naive (random walk) median" in trace_names(at, "fc-chart")
+    at.file_uploader(key="fc-upload").set_value(None).run()
+    _forecast_kept(at)
+
+
+def _frame(n: int) -> pd.DataFrame:
+    idx = pd.date_range("2024-01-01", periods=n, name="Date")
+    df = pd.DataFrame({"Close": np.linspace(10, 20, n)}, index=idx)
+    df.columns = pd.MultiIndex.from_tuples([("Close", "AAPL")], names=["Price", "Ticker"])
+    return df
+
+
+def _rate_limited(*_):
+    from yfinance.exceptions import YFRateLimitError
+
+    raise YFRateLimitError()
+
+
+def _offline(*_):
+    raise RuntimeError("curl: (6) Could not resolve host: query2.finance.yahoo.com")
+
+
+LIVE_CASES = {
+    "empty ticker": ("", lambda *a: pytest.fail("must not download"), ["not valid"]),
+    "spaces and symbols": ("BAD TICKER!", lambda *a: pytest.fail("must not download"), ["not valid"]),
+    "path in the ticker": ("../../etc", lambda *a: pytest.fail("must not download"), ["not valid"]),
+    "unknown ticker": ("ZZZZQ", lambda *a: (_frame(0), "1 Failed download: ['ZZZZQ']: YFTzMissingError"),
+                       ["no prices", "Check the symbol"]),
+    "delisted ticker": ("LEHMQ", lambda *a: (_frame(0), "['LEHMQ']: possibly delisted; no price data found"),
+                        ["no prices", "delisted"]),
+    "no network": ("AAPL", _offline, ["could not be reached"]),
+    "no network, printed not raised": ("MSFT", lambda *a: (
+        _frame(0), "1 Failed download:\n['MSFT']: Could not resolve host: query2.finance.yahoo.com"),
+        ["could not be reached"]),
+    "rate-limited": ("NVDA", _rate_limited, ["rate-limiting", "wait"]),
+    "too few rows": ("TINY", lambda *a: (_frame(12), ""), ["rows", "need"]),
+}
+
+
+@pytest.mark.parametrize("case", list(LIVE_CASES))
+def test_forecast_live_failures(forecast_app, case, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path))  # an empty disk cache for every row
+    ticker, downloader, words = LIVE_CASES[case]
+    monkeypatch.setattr(live, "_download", downloader)
+    at = forecast_app
+    at.radio(key="fc-source").set_value("Live (Yahoo Finance)").run()
+    at.text_input(key="fc-ticker").set_value(ticker).run()
+    at.button(key="fc-fetch").click().run()
+    assert not at.exception, at.exception
+    assert said(at, *words), messages(at)
+    if case == "too few rows":  # a real answer that is too short for the settings: go back to GOOG
+        at.radio(key="fc-source").set_value("Embedded").run()
+    else:
+        assert said(at, "embedded GOOG"), messages(at)
+    _forecast_kept(at)
+
+
+# ================================================================ music
+
+
+def wav(x: np.ndarray, sr: int = 16_000, channels: int = 1) -> bytes:
+    """float samples in [-1, 1] -> 16-bit PCM WAV bytes (stdlib wave)."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def _tone(hz: float, seconds: float, amp: float = 0.5, sr: int = 16_000) -> np.ndarray:
+    return amp * np.sin(2 * math.pi * hz * np.arange(int(seconds * sr)) / sr)
+
+
+rng = np.random.default_rng(0)
+HUM_CASES = {
+    "silent": (wav(np.zeros(32_000)), ["silent", "microphone"]),
+    "near-silent hiss": (wav(rng.normal(0, 2e-4, 32_000)), ["silent"]),
+    "white noise": (wav(rng.normal(0, 0.3, 32_000)), ["no steady pitch", "hum"]),
+    "clipped": (wav(np.clip(_tone(440, 2.0, amp=4.0), -1, 1)), ["clip"]),
+    "too short": (wav(_tone(440, 0.1)), ["shorter than 0.3 s"]),
+    "not a WAV": (b"ID3\x03\x00\x00\x00" + bytes(500), ["not a PCM WAV"]),
+    "truncated WAV": (wav(_tone(440, 1.0))[:30], ["not a PCM WAV"]),
+    "empty file": (b"", ["not a PCM WAV"]),
+    "4 kHz sample rate": (wav(_tone(440, 1.0, sr=4000), sr=4000), ["sample rate", "16 kHz"]),
+}
+GARBAGE_PRIMES = {
+    "prose": ("hello world, play me a song", ["not notes"]),
+    "emoji": ("\U0001f3b5\U0001f3b6", ["not in this model's ABC vocabulary", "remove"]),
+    "control characters": ("K:D\n\x00\x07abc", ["not in this model's ABC vocabulary"]),
+    "percent signs": ("%%%%", ["not in this model's ABC vocabulary"]),
+    "unterminated quote": ('M:6/8\nL:1/8\nK:D\n"Am', ["not notes"]),
+    "too long": ("abc|" * 600, ["longer than 2,000"]),
+}
+
+
+@pytest.fixture(scope="module")
+def music_app():
+    """The music page after generating one tune: every bad input must leave it on screen."""
+    at = open_page("music")
+    at.selectbox(key="music_preset").select("Jig in D (6/8)").run()
+    at.slider(key="music_length").set_value(50)
+    at.button(key="music_generate").click().run()
+    assert not at.exception and not at.error, messages(at)
+    assert at.session_state["music_results"]
+    return at
+
+
+def _tune_kept(at, before: list) -> None:
+    assert not at.exception, at.exception
+    assert at.session_state["music_results"] is before or at.session_state["music_results"] == before
+    assert any(c.value == before[0]["tune"]["abc"] for c in at.get("code")), "the generated tune is still shown"
+
+
+@pytest.mark.parametrize("case", list(GARBAGE_PRIMES))
+def test_music_garbage_prime(music_app, case):
+    at = music_app
+    before = at.session_state["music_results"]
+    prime, words = GARBAGE_PRIMES[case]
+    at.text_area(key="music_prime").input(prime).run()
+    at.button(key="music_generate").click().run()
+    assert said(at, *words), messages(at)
+    assert at.text_area(key="music_prime").value == prime  # kept, so the user can fix it
+    _tune_kept(at, before)
+
+
+def test_music_unterminated_prime_is_continued(music_app):
+    """An unfinished tune is what a prime is: the model continues it, and the result replaces the old one."""
+    at = music_app
+    prime = "M:6/8\nL:1/8\nK:D\n|:A|dfa agf|gfe [fe"
+    at.text_area(key="music_prime").input(prime).run()
+    at.slider(key="music_length").set_value(50)
+    at.button(key="music_generate").click().run()
+    assert not at.exception and not at.error, messages(at)
+    assert at.session_state["music_results"][0]["tune"]["abc"].startswith(prime)
+
+
+@pytest.mark.parametrize("case", list(HUM_CASES))
+def test_music_bad_recording(music_app, case):
+    at = music_app
+    before = at.session_state["music_results"]
+    data, words = HUM_CASES[case]
+    at.file_uploader(key="music_hum_file").set_value((f"{case}.wav", data, "audio/wav")).run()
+    assert said(at, *words), messages(at)
+    _tune_kept(at, before)
+
+
+def test_music_ten_minute_recording_is_refused_cheaply():
+    """A 10-minute microphone recording (8 kHz mono, 9.6 MB): refused from its header, with the limit."""
+    at = open_page("music")
+    at.audio_input(key="music_hum_mic").set_value(("long.wav", wav(np.zeros(600 * 8000), sr=8000), "audio/wav"))
+    at.run()
+    assert not at.exception, at.exception
+    assert said(at, "600 s", "at most 20 s"), messages(at)
+
+
+# ================================================================ sentiment and attention: text
+
+ONE_MB = ("The plot is thin but the cast is great. " * (MB // 41 + 1))[:MB]
+EMOJI = "\U0001f600\U0001f621\U0001f3ac\U0001f37f" * 8
+SENT_TEXT = "sent-text-0"  # the text box of the first example
+
+
+@pytest.fixture(scope="module")
+def sentiment_app():
+    """The sentiment page after a held-out evaluation (VADER, 50 reviews): it must outlive bad input."""
+    at = open_page("sentiment")
+    at.selectbox(key="sent-eval-source").set_value("mr")
+    at.selectbox(key="sent-eval-model").set_value("VADER lexicon")
+    at.number_input(key="sent-eval-n").set_value(50)
+    at.button(key="sent-eval-run").click().run()
+    assert not at.exception and not at.error, messages(at)
+    assert at.session_state["sent-eval"]
+    return at
+
+
+def _evaluation_kept(at, before) -> None:
+    assert not at.exception, at.exception
+    assert at.session_state["sent-eval"] is before
+    assert "Majority class" in [m.label for m in at.metric]
+
+
+SENT_TEXT_CASES = {
+    "empty": ("", ["empty", "type"]),
+    "whitespace only": (" \n\t  \u00a0\n", ["empty", "type"]),
+    "1 MB": (ONE_MB, ["first 256"]),
+    "emoji only": (EMOJI, ["English"]),
+}
+
+
+@pytest.mark.parametrize("case", list(SENT_TEXT_CASES))
+def test_sentiment_bad_text(sentiment_app, case):
+    at = sentiment_app
+    before = at.session_state["sent-eval"]
+    text, words = SENT_TEXT_CASES[case]
+    at.text_area(key=SENT_TEXT).set_value(text).run()
+    assert said(at, *words), messages(at)
+    _evaluation_kept(at, before)
+
+
+SENT_CSV_CASES = {
+    "empty file": (b"", ["could not read"]),
+    "binary": (bytes(range(256)) * 64, ["could not read"]),
+    "no text column": (b"review,stars\ngood,5\n", ["no 'text' column"]),
+    "blank texts": (b"text\n\n   \n\"\"\n", ["no reviews"]),
+    "latin-1": ("text\nun film tr\u00e8s beau\n".encode("latin-1"), ["UTF-8"]),
+}
+
+
+@pytest.mark.parametrize("case", list(SENT_CSV_CASES))
+def test_sentiment_bad_batch_csv(sentiment_app, case):
+    at = sentiment_app
+    before = at.session_state["sent-eval"]
+    data, words = SENT_CSV_CASES[case]
+    at.radio(key="sent-batch-mode").set_value("Upload CSV").run()
+    at.file_uploader(key="sent-batch-file").set_value((f"{case}.csv", data, "text/csv")).run()
+    assert said(at, *words), messages(at)
+    _evaluation_kept(at, before)
+
+
+def test_sentiment_one_megabyte_of_pasted_lines(sentiment_app):
+    """20,000 pasted lines: the batch is cut to its limit, and says so."""
+    at = sentiment_app
+    before = at.session_state["sent-eval"]
+    at.radio(key="sent-batch-mode").set_value("Paste lines").run()
+    at.text_area(key="sent-batch-lines").set_value("\n".join(["fine film"] * 20_000)).run()
+    assert said(at, "20000 rows", "first 2000"), messages(at)
+    _evaluation_kept(at, before)
+    at.text_area(key="sent-batch-lines").set_value("").run()
+
+
+@pytest.fixture(scope="module")
+def attention_app():
+    return open_page("attention")
+
+
+ATT_CASES = {
+    "empty": ("", ["empty", "type at least one character"]),
+    "whitespace only": (" \t \u3000 ", ["empty"]),
+    "1 MB": (ONE_MB, ["at most 200", "shorten"]),
+}
+
+
+@pytest.mark.parametrize("case", list(ATT_CASES))
+def test_attention_bad_text(attention_app, case):
+    at = attention_app
+    text, words = ATT_CASES[case]
+    at.text_input(key="att-text").set_value(text).run()
+    assert not at.exception, at.exception
+    assert said(at, *words), messages(at)
+    at.text_input(key="att-text").set_value("the film is good").run()  # the explorer recovers at once
+    assert not at.exception and not at.error, messages(at)
+    assert any("att-fig-headview" in cid for cid in charts(at))
+
+
+def test_attention_emoji_only_text_is_read_as_unknown(attention_app):
+    at = attention_app
+    at.text_input(key="att-text").set_value(EMOJI[:40]).run()
+    assert not at.exception and not at.error, messages(at)
+    assert any("<unk>" in c.value and "\U0001f600" in c.value for c in at.caption)
+
+
+# ================================================================ captioning: uploads
+
+
+def _img_bytes(img: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def _gradient(mode: str, size=(96, 80)) -> Image.Image:
+    arr = np.add.outer(np.arange(size[1]), np.arange(size[0])).astype(np.uint16) * 97
+    if mode == "I;16":
+        return Image.fromarray(arr)  # uint16 -> mode I;16
+    rgb = np.stack([arr % 256, (arr // 3) % 256, (arr // 7) % 256], -1).astype(np.uint8)
+    return Image.fromarray(rgb, "RGB").convert(mode)
+
+
+IMAGE_CASES = {
+    "text renamed .png": ("photo.png", b"just some notes, not an image\n" * 20, ["not an image"]),
+    "zip renamed .png": ("photo.png", b"PK\x03\x04" + bytes(300), ["not an image"]),
+    "truncated PNG": ("cut.png", _img_bytes(_gradient("RGB"))[:120], ["not an image"]),
+    "empty file": ("empty.png", b"", ["empty"]),
+    "1x1 image": ("dot.png", _img_bytes(Image.new("RGB", (1, 1), (255, 0, 0))), ["1x1", "at least 16x16"]),
+    "10000x10000 image": ("huge.png", _img_bytes(Image.new("1", (10_000, 10_000))), ["10000x10000", "megapixels"]),
+}
+# Usable once converted: the page says what it changed (st.info) and captions them.
+CONVERTED_CASES = {
+    "CMYK JPEG": ("cmyk.jpg", _img_bytes(_gradient("CMYK"), "JPEG"), "CMYK image converted to RGB"),
+    "16-bit grayscale PNG": ("depth16.png", _img_bytes(_gradient("I;16")), "grayscale image"),
+}
+
+
+@pytest.fixture(scope="module")
+def caption_app():
+    """The captioning page after scoring a model on 20 fresh scenes: the scores must outlive bad uploads."""
+    at = open_page("captioning")
+    at.number_input(key="cap-eval-n").set_value(20).run()
+    at.button(key="cap-eval").click().run()
+    assert not at.exception and not at.error, messages(at)
+    assert "cap-eval-result" in at.session_state
+    at.radio(key="cap-source").set_value("Upload an image").run()
+    return at
+
+
+def _scores_kept(at, before) -> None:
+    assert not at.exception, at.exception
+    assert at.session_state["cap-eval-result"] is before
+    assert "BLEU-4" in [m.label for m in at.metric]
+
+
+@pytest.mark.parametrize("case", list(IMAGE_CASES))
+def test_caption_bad_upload(caption_app, case):
+    at = caption_app
+    before = at.session_state["cap-eval-result"]
+    name, data, words = IMAGE_CASES[case]
+    at.file_uploader(key="cap-upload").set_value((name, data, "image/png")).run()
+    assert said(at, *words), messages(at)
+    _scores_kept(at, before)
+
+
+@pytest.mark.parametrize("case", list(CONVERTED_CASES))
+def test_caption_odd_image_modes_are_converted(caption_app, case):
+    at = caption_app
+    before = at.session_state["cap-eval-result"]
+    name, data, note = CONVERTED_CASES[case]
+    at.file_uploader(key="cap-upload").set_value((name, data, "image/jpeg")).run()
+    assert not at.exception and not at.error, messages(at)
+    assert any(note in i.value for i in at.info), [i.value for i in at.info]
+    assert said(at, "only know these synthetic scenes")
+    assert any(m.value.startswith("### ") for m in at.markdown)  # a caption was written
+    _scores_kept(at, before)
+
+
+# ================================================================ corrupt and mismatched checkpoints
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """A private copy of the shipped checkpoints (and an empty user dir) that a test may break.
+
+    Models cached by st.cache_resource are shared by the whole process, so the caches are cleared
+    before (the broken copy must be read) and after (later tests must see the real files again).
+    """
+    copy = tmp_path / "shipped"
+    shutil.copytree(shipped_dir(), copy)
+    monkeypatch.setenv("SEQCORE_SHIPPED_DIR", str(copy))
+    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path / "home"))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield copy
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def break_checkpoint(folder, name: str, how: str, other: str) -> list[str]:
+    """Corrupt NAME's weights (truncated file) or swap in OTHER's weights; the words the page should say."""
+    weights = folder / f"{name}.safetensors"
+    if how == "corrupt":
+        weights.write_bytes(weights.read_bytes()[:100])
+        return [name, "corrupt"]
+    shutil.copyfile(folder / f"{other}.safetensors", weights)
+    return [name, "does not fit"]
+
+
+HOW = ["corrupt", "mismatched"]
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_forecast_broken_shipped_checkpoint(shipped, how):
+    words = break_checkpoint(shipped, "forecast-goog-lstm", how, "music-lstm")
+    at = open_page("forecast")
+    assert not at.exception, at.exception
+    assert said(at, *words), messages(at)
+    names = trace_names(at, "fc-chart")
+    assert "Transformer median" in names and "naive (random walk) median" in names  # the rest still works
+    assert any("press Train" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_music_broken_shipped_checkpoint(shipped, how):
+    words = break_checkpoint(shipped, "music-lstm", how, "music-transformer")
+    at = open_page("music")
+    at.slider(key="music_length").set_value(50)
+    at.button(key="music_generate").click().run()
+    assert not at.exception, at.exception
+    assert said(at, *words), messages(at)
+    at.radio(key="music_model").set_value("transformer").run()
+    at.button(key="music_generate").click().run()
+    assert not at.exception and not at.error, messages(at)
+    assert at.session_state["music_results"]
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_sentiment_broken_shipped_checkpoint(shipped, how):
+    words = break_checkpoint(shipped, "sentiment-lstm", how, "sentiment-transformer")
+    at = open_page("sentiment")
+    assert not at.exception, at.exception
+    assert said(at, *words), messages(at)
+    rows = next(d.value for d in at.dataframe if "latency (ms)" in d.value.columns)
+    assert {"VADER lexicon"} < set(rows["model"])  # the Transformer and VADER still answer
+    at.selectbox(key="sent-eval-model").set_value(at.selectbox(key="sent-eval-model").options[0])
+    at.number_input(key="sent-eval-n").set_value(50)
+    at.button(key="sent-eval-run").click().run()  # evaluating the broken model says so too
+    assert not at.exception, at.exception
+    assert said(at, *words, "Pick another model"), messages(at)
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_caption_broken_shipped_checkpoint(shipped, how):
+    words = break_checkpoint(shipped, "caption-lstm-shapes", how, "caption-transformer-shapes")
+    at = open_page("captioning")
+    assert not at.exception, at.exception
+    assert said(at, *words), messages(at)
+    assert any("model caption-transformer-shapes" in c.value for c in at.caption)  # the other decoder works
+    at.selectbox(key="cap-eval-model").set_value("caption-lstm-shapes")
+    at.number_input(key="cap-eval-n").set_value(20)
+    at.button(key="cap-eval").click().run()
+    assert not at.exception, at.exception
+    assert said(at, *words, "Pick another model"), messages(at)
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_attention_broken_shipped_checkpoint(shipped, how):
+    words = break_checkpoint(shipped, "attention-char-transformer", how, "music-transformer")
+    at = open_page("attention")
+    assert not at.exception, at.exception
+    assert said(at, *words), messages(at)
+    options = at.selectbox(key="att-model").options
+    other = next(i for i, o in enumerate(options) if o.startswith("music-transformer"))
+    at.radio(key="att-source").set_value("The model's own example").run()
+    at.selectbox(key="att-model").set_value(other).run()
+    assert not at.exception and not at.error, messages(at)
+
+
+def test_corrupt_model_card_is_skipped_and_the_page_works(shipped):
+    (shipped / "music-lstm.json").write_text("{not json")
+    at = open_page("music")
+    at.slider(key="music_length").set_value(50)
+    at.button(key="music_generate").click().run()
+    assert not at.exception, at.exception
+    assert said(at, "music-lstm"), messages(at)
+    assert "music-lstm" not in {c.name for c in list_checkpoints("music")}
