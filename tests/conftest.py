@@ -39,6 +39,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> bool:
+    """Poll URL/_stcore/health until it answers 200; False if `proc` exits or `timeout` s pass first."""
+    deadline = time.time() + timeout
+    while proc.poll() is None and time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
 @pytest.fixture(scope="session")
 def server_url():
     """`streamlit run app.py` on a free loopback port, ready when /_stcore/health answers 200."""
@@ -51,18 +65,9 @@ def server_url():
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not become healthy; see {ARTIFACTS / 'streamlit-server.log'}")
-        time.sleep(0.5)
+    if not wait_healthy(url, proc, 120):
+        proc.kill()
+        pytest.fail(f"streamlit did not become healthy; see {ARTIFACTS / 'streamlit-server.log'}")
     yield url
     proc.terminate()
     try:

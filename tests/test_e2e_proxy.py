@@ -5,12 +5,12 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
-import urllib.request
 
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT, _free_port, goto, wait_idle
+from tests.conftest import ARTIFACTS, ROOT, _free_port, goto, wait_healthy, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -25,23 +25,14 @@ def proxy(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("serve")
     port, base = _free_port(), _free_port() + 100
     env = {**os.environ, "REPLICAS": "2", "PORT": str(port), "BASE_PORT": str(base), "RUN_DIR": str(run_dir),
-           "PY": str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else "python"}
+           "PY": sys.executable}
     log = open(run_dir / "serve.log", "w")  # noqa: SIM115 (open for the fixture's lifetime)
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "serve.sh")], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"serve.sh did not come up: {(run_dir / 'serve.log').read_text()[-2000:]}")
-        time.sleep(0.5)
+    if not wait_healthy(url, proc, 180):
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"serve.sh did not come up: {(run_dir / 'serve.log').read_text()[-2000:]}")
     yield url, run_dir
     os.killpg(proc.pid, signal.SIGTERM)
     try:
