@@ -91,6 +91,7 @@ CSV_CASES = {
     "single row": (_csv(["2024-01-02,101.5"]), ["1 rows", "at least"]),
     "shorter than lookback + horizon": (_csv(_csv_rows(40)), ["rows", "need"]),
     "semicolons": (b"date;price\n2024-01-01;1\n2024-01-02;2\n", ["header row"]),
+    "decimal commas": (b"date,price\n2024-01-01,1,5\n2024-01-02,2,25\n2024-01-03,2,5\n", ["decimal commas"]),
     "latin-1 text": ("date,prix\n2024-01-01,1\u00e9\n".encode("latin-1"), ["CSV"]),
 }
 

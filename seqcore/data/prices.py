@@ -151,6 +151,9 @@ def read_csv_series(data: bytes | str | Path, *, date_column: str | None = None,
         raise InputError(f"no such file: {data}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
         raise InputError(f"could not read the file as CSV ({str(e).splitlines()[0][:150]})") from None
+    if not isinstance(df.index, pd.RangeIndex):  # pandas made an index of the extra leading fields
+        raise InputError(f"rows have more fields than the header's {len(df.columns)} columns (decimal commas, as "
+                         f"in 1,5?); use a dot for decimals, quote such cells, or add the missing header names")
     if df.empty or len(df.columns) < 2:
         raise InputError("the CSV needs a header row, a date column and a numeric column, with at least one row")
     date_col = _pick_date_column(df, date_column)
@@ -159,7 +162,11 @@ def read_csv_series(data: bytes | str | Path, *, date_column: str | None = None,
         raise InputError(f"the value column and the date column are both {col!r}; choose another value column")
 
     raw_dates = df[date_col]
-    dates = pd.to_datetime(raw_dates, errors="coerce", format="mixed")
+    try:
+        dates = pd.to_datetime(raw_dates, errors="coerce", format="mixed")
+    except (ValueError, TypeError) as e:  # e.g. dates in different time zones
+        raise InputError(f"column {date_col!r} could not be read as dates ({str(e).split('.')[0][:120]}); "
+                         f"use one time zone, or plain dates like 2024-01-31") from None
     bad = dates.isna() & raw_dates.notna()
     if bad.any() or dates.isna().any():
         i = int(np.flatnonzero(bad | dates.isna())[0])

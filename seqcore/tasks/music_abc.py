@@ -74,7 +74,7 @@ def _abc_to_midi(abc: str, timeout: float = 10.0) -> bytes | None:
     """MIDI bytes from abc2midi, or None when it writes no file (nothing it could read)."""
     with tempfile.TemporaryDirectory(prefix="seqcore-abc-") as tmp:
         src, out = Path(tmp) / "tune.abc", Path(tmp) / "tune.mid"
-        src.write_text(abc, encoding="utf-8")
+        src.write_text(abc, encoding="utf-8", errors="replace")  # a lone surrogate (from argv) becomes "?"
         try:
             subprocess.run([str(_abc2midi_path()), str(src), "-o", str(out), "-silent"],
                            capture_output=True, timeout=timeout, check=False)
