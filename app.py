@@ -28,6 +28,25 @@ PAGES = [
 ]
 
 
+# task -> (metric key, its baseline's key, label) for the home page's table; the cards hold the rest.
+HEADLINES = {
+    "forecast": ("h20_mase", "h20_naive_mase", "MASE at 20 steps (baseline: random walk)"),
+    "music": ("test_bits_per_char", "baseline_5gram_test_bits_per_char", "bits/char (baseline: 5-gram)"),
+    "sentiment": ("imdb_test_accuracy", "imdb_test_vader_accuracy", "IMDB accuracy (baseline: VADER)"),
+    "caption": ("bleu4", None, "BLEU-4"),
+    "attention": ("test_bits_per_char", "baseline_bigram_bits_per_char", "bits/char (baseline: bigram)"),
+    "memory": ("accuracy", "chance", "recall accuracy (baseline: chance)"),
+}
+
+
+def headline(task: str, metrics: dict) -> dict:
+    key, base, label = HEADLINES.get(task, (None, None, ""))
+    value, baseline = (v if isinstance(v, (int, float)) else None for v in (metrics.get(key), metrics.get(base)))
+    return {"held-out metric": label if value is not None else "",
+            "value": None if value is None else round(value, 3),
+            "baseline": None if baseline is None else round(baseline, 3)}
+
+
 def available_pages() -> list[tuple[str, str, str, str]]:
     return [p for p in PAGES if (ROOT / p[0]).exists()]
 
@@ -55,10 +74,10 @@ def home() -> None:
     if ckpts:
         st.dataframe(
             [{"name": c.name, "task": c.task, "model": c.arch, "source": c.source,
-              **{k: v for k, v in c.card.get("metrics", {}).items() if isinstance(v, (int, float))}}
-             for c in ckpts],
+              **headline(c.task, c.card.get("metrics") or {})} for c in ckpts],
             hide_index=True,
         )
+        st.caption("Held-out figures from each model card; `checkpoints/*.json` says how each was made.")
     else:
         st.info("No trained models yet. The pages train one on demand; `make models` rebuilds the shipped set.")
     with st.expander("Versions"):
