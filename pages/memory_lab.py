@@ -116,7 +116,8 @@ def show_results(res: dict, shipped: dict | None) -> None:
     rows = lab.summary(res)
     for row in rows:
         row["model"] = NAMES[row["model"]]
-        row["below 90% at"] = row["below 90% at"] if row["below 90% at"] is not None else "never (in range)"
+        below = row["below 90% at"]  # one type per column: Arrow cannot hold ints and text together
+        row["below 90% at"] = f"{below}" if below is not None else "never (in range)"
     st.dataframe(rows, hide_index=True, key="memory-table")
     left, right = st.columns(2)
     left.plotly_chart(grad_norm_figure(res), key="memory-gradnorm")

@@ -587,3 +587,35 @@ def test_corrupt_model_card_is_skipped_and_the_page_works(shipped):
     assert not at.exception, at.exception
     assert said(at, "music-lstm"), messages(at)
     assert "music-lstm" not in {c.name for c in list_checkpoints("music")}
+
+
+# ================================================================ memory lab
+
+
+@pytest.fixture(scope="module")
+def memory_app():
+    return open_page("memory_lab")
+
+
+MEMORY_CASES = {
+    "words": ("10, ten", ["whole numbers"]),
+    "scientific notation": ("1e3", ["whole numbers"]),
+    "negative": ("5,-3", ["between 0 and"]),
+    "huge number": ("9" * 40, ["between 0 and"]),
+    "only commas": (",,, ;", ["at least one distance"]),
+    "emoji": ("\U0001f600", ["whole numbers"]),
+    "1 MB": ("x" * MB, ["whole numbers"]),
+}
+
+
+@pytest.mark.parametrize("case", list(MEMORY_CASES))
+def test_memory_lab_bad_distances(memory_app, case):
+    at = memory_app
+    text, words = MEMORY_CASES[case]
+    at.text_input(key="memory-eval").set_value(text).run()
+    at.button(key="memory-train").click().run()
+    assert not at.exception, at.exception
+    assert said(at, *words, "press Train again"), messages(at)
+    assert all(len(m) < 600 for m in messages(at))  # the message quotes the input, not all of it
+    assert "memory-job" not in at.session_state  # nothing started
+    assert any("memory-accuracy" in cid for cid in charts(at))  # the shipped curves are still drawn

@@ -104,7 +104,9 @@ def parse_distances(text: str | list | tuple, max_distance: int = MAX_DISTANCE) 
         try:
             d = int(s)
         except ValueError:
-            raise InputError(f"distances must be whole numbers separated by commas, e.g. 5,10,20; got {s!r}") from None
+            shown = repr(s) if len(s) <= 30 else repr(s[:30]) + f"... ({len(s):,} characters)"
+            raise InputError(f"distances must be whole numbers separated by commas, e.g. 5,10,20; "
+                             f"got {shown}") from None
         if not 0 <= d <= max_distance:
             raise InputError(f"each distance must be between 0 and {max_distance}; got {d}")
         out.append(d)
