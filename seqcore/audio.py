@@ -105,8 +105,14 @@ def read_wav(data: bytes, max_seconds: float = 60.0) -> tuple[torch.Tensor, int]
             if n / max(1, sr) > max_seconds:
                 raise InputError(f"the recording is {n / sr:.0f} s long; use at most {max_seconds:.0f} s")
             raw = w.readframes(n)
-    except (wave.Error, EOFError) as e:
-        raise InputError(f"this is not a PCM WAV file ({e}); record again or upload a .wav") from None
+    except InputError:
+        raise
+    except (wave.Error, EOFError, RuntimeError, ValueError) as e:  # RuntimeError: wave on a cut-off chunk
+        why = e or type(e).__name__
+        raise InputError(f"this is not a PCM WAV file ({why}); record again or upload a .wav") from None
+    if channels < 1 or len(raw) % (channels * max(1, width)):
+        raise InputError(f"this WAV file is damaged ({channels} channels of {width}-byte samples do not fit its "
+                         f"{len(raw)} bytes of audio); record again or upload another .wav")
     if width == 1:
         x = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128) / 128
     elif width == 2:

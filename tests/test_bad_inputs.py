@@ -227,6 +227,7 @@ HUM_CASES = {
     "not a WAV": (b"ID3\x03\x00\x00\x00" + bytes(500), ["not a PCM WAV"]),
     "truncated WAV": (wav(_tone(440, 1.0))[:30], ["not a PCM WAV"]),
     "empty file": (b"", ["not a PCM WAV"]),
+    "cut-off chunk": (b"RIFF\x00\x00\x00\x01WAVE\x00\x00\x00\x00\x00\x00\x00\x01", ["not a PCM WAV"]),
     "4 kHz sample rate": (wav(_tone(440, 1.0, sr=4000), sr=4000), ["sample rate", "16 kHz"]),
 }
 GARBAGE_PRIMES = {
