@@ -291,6 +291,16 @@ def test_music_bad_recording(music_app, case):
     _tune_kept(at, before)
 
 
+def test_music_training_without_a_corpus(music_app):
+    at = music_app
+    before = at.session_state["music_results"]
+    at.multiselect(key="music_train_corpus").set_value([]).run()
+    at.button(key="music_train").click().run()
+    assert said(at, "Choose at least one corpus"), messages(at)
+    assert "music_train_job" not in at.session_state
+    _tune_kept(at, before)
+
+
 def test_music_ten_minute_recording_is_refused_cheaply():
     """A 10-minute microphone recording (8 kHz mono, 9.6 MB): refused from its header, with the limit."""
     at = open_page("music")
@@ -456,6 +466,7 @@ def _scores_kept(at, before) -> None:
     assert "BLEU-4" in [m.label for m in at.metric]
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # PIL's own note on the 100 MP file
 @pytest.mark.parametrize("case", list(IMAGE_CASES))
 def test_caption_bad_upload(caption_app, case):
     at = caption_app
