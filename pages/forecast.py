@@ -226,7 +226,7 @@ def backtest_section(series: PriceSeries, cfg: fc.ForecastConfig, models: dict, 
     try:
         result = fc.backtest(series, cfg, models, folds=folds, refit=False)
     except SeqcoreError as e:
-        st.error(f"{e}. Lower the backtest origins or the horizon.")
+        st.error(f"Backtest: {e}.")  # each message names what to change
         return
     for note in result.skipped.values():
         st.info(note)

@@ -448,7 +448,11 @@ def backtest(series: PriceSeries, cfg: ForecastConfig, models: list[str] | dict[
     H = cfg.horizon
     origins = backtest_origins(len(series), H, folds, stride)
     train = series.values[: origins[0] + 1]
-    scale = naive_scale(train)
+    try:
+        scale = naive_scale(train)
+    except ValueError:
+        raise InputError(f"{series.name} never changes in its first {len(train)} rows, so there is nothing to score "
+                         f"against (MASE divides by the average one-step change); use a series that varies") from None
     actual = series.values[origins[:, None] + np.arange(1, H + 1)[None, :]]
     result = BacktestResult({}, origins, series.dates[origins], actual, train_rows=len(train))
     for name, model in given.items():
