@@ -30,6 +30,19 @@ def safe_filename(name: str, default: str = "download") -> str:
     return name[:80] or default
 
 
+def upload_too_big(upload, limit_mb: int, then: str = "") -> bool:
+    """True, after an st.error, when an upload is over its widget's limit.
+
+    The browser enforces a widget's max_upload_size, but a client that skips it reaches the server's
+    larger server.maxUploadSize, so each page checks again before reading the bytes.
+    """
+    if upload.size <= limit_mb * 1024 * 1024:
+        return False
+    st.error(f"{upload.name} is {upload.size / 2**20:.1f} MB; this box takes files up to {limit_mb} MB: upload a "
+             f"smaller file. {then}".strip())
+    return True
+
+
 def start_job(key: str, fn: Callable, *, name: str) -> Job | None:
     """Start a background job under st.session_state[key]; shows st.error when the server is full."""
     try:

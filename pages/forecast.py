@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._forecast_figures import LABELS, backtest_figure, forecast_figure, whatif_figure
-from pages._shared import how_it_works, safe_filename, show_job, start_job
+from pages._shared import how_it_works, safe_filename, show_job, start_job, upload_too_big
 from seqcore.checkpoints import list_checkpoints
 from seqcore.data import live
 from seqcore.data.prices import EMBEDDED, MISSING_RULE, PriceSeries, load_embedded, read_csv_series
@@ -30,6 +30,7 @@ class ModelProgress(Progress):
 
 JOB, TRAINED, STORED, LIVE = "fc-job", "fc-trained", "fc-stored", "fc-live-series"
 OPTIONAL = ["lstm", "transformer", "linear", "drift", "seasonal_naive"]
+UPLOAD_MB = 5
 
 
 @st.cache_resource(show_spinner="Loading the shipped forecasters...")
@@ -67,13 +68,15 @@ def choose_series() -> PriceSeries:
         return embedded(dataset, column)
     if source == "Upload CSV":
         up = st.file_uploader("CSV with a date column and a numeric column", type=["csv"], key="fc-upload",
-                              max_upload_size=5)
+                              max_upload_size=UPLOAD_MB)
         c1, c2 = st.columns(2)
         date_col = c1.text_input("Date column (blank: detect)", key="fc-date-col").strip() or None
         value_col = c2.text_input("Value column (blank: Close or the first numeric)", key="fc-value-col").strip()
         st.caption(f"Rule for gaps and missing values: {MISSING_RULE}")
         if up is None:
             st.info(f"Upload a file to forecast it. {fallback}")
+            return embedded("GOOG", "Close")
+        if upload_too_big(up, UPLOAD_MB, fallback):
             return embedded("GOOG", "Close")
         try:
             s = read_csv_series(up.getvalue(), date_column=date_col, column=value_col or None,

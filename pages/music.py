@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from pages._shared import how_it_works, safe_filename, show_job, start_job
+from pages._shared import how_it_works, safe_filename, show_job, start_job, upload_too_big
 from seqcore import audio
 from seqcore.data.music import COLLECTIONS
 from seqcore.device import set_threads
@@ -183,6 +183,8 @@ with tab_hum:
                 "quantised to eighth notes at 120 bpm and become the prime that the model continues.")
     rec = st.audio_input("Record", key="music_hum_mic")
     upload = st.file_uploader("...or upload a WAV", type=["wav"], key="music_hum_file", max_upload_size=5)
+    if upload is not None and upload_too_big(upload, 5):
+        upload = None
     source = rec if rec is not None else upload
     if source is not None:
         try:

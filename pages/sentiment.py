@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._sentiment_figures import confusion_figure, running_figure, token_heatmap
-from pages._shared import how_it_works, safe_filename, show_job, start_job
+from pages._shared import how_it_works, safe_filename, show_job, start_job, upload_too_big
 from seqcore.checkpoints import save_checkpoint, user_dir
 from seqcore.data.reviews import load_splits, read_labelled_csv
 from seqcore.errors import SeqcoreError
@@ -167,7 +167,7 @@ with tab_batch:
     else:
         up = st.file_uploader("CSV with a text column", type=["csv"], key="sent-batch-file", max_upload_size=5)
         column = st.text_input("Text column", value="text", key="sent-batch-col")
-        if up is not None:
+        if up is not None and not upload_too_big(up, 5):
             try:
                 frame = read_labelled_csv(up, column, None)
             except SeqcoreError as e:

@@ -141,6 +141,17 @@ def test_forecast_bad_csv(forecast_app, case):
     _forecast_kept(at)
 
 
+def test_forecast_csv_over_the_widget_limit(forecast_app):
+    """6 MB: the browser refuses it, but a client that skips the browser reaches the server (limit 50 MB)."""
+    at = forecast_app
+    at.radio(key="fc-source").set_value("Upload CSV").run()
+    at.file_uploader(key="fc-upload").set_value(("big.csv", b"date,price\n" + b"2024-01-01,1\n" * (6 * MB // 13),
+                                                 "text/csv")).run()
+    assert said(at, "up to 5 MB", "embedded GOOG"), messages(at)
+    at.file_uploader(key="fc-upload").set_value(None).run()
+    _forecast_kept(at)
+
+
 def test_forecast_excel_csv_with_bom_and_crlf_just_works(forecast_app):
     at = forecast_app
     data = ("\ufeffDate,Close\r\n" + "\r\n".join(_csv_rows(400)) + "\r\n").encode()
@@ -243,6 +254,7 @@ HUM_CASES = {
     "not a WAV": (b"ID3\x03\x00\x00\x00" + bytes(500), ["not a PCM WAV"]),
     "truncated WAV": (wav(_tone(440, 1.0))[:30], ["not a PCM WAV"]),
     "empty file": (b"", ["not a PCM WAV"]),
+    "over the 5 MB limit": (wav(np.zeros(4 * 16_000 * 50)), ["up to 5 MB"]),
     "cut-off chunk": (b"RIFF\x00\x00\x00\x01WAVE\x00\x00\x00\x00\x00\x00\x00\x01", ["not a PCM WAV"]),
     "4 kHz sample rate": (wav(_tone(440, 1.0, sr=4000), sr=4000), ["sample rate", "16 kHz"]),
 }
@@ -376,6 +388,7 @@ SENT_CSV_CASES = {
     "no text column": (b"review,stars\ngood,5\n", ["no 'text' column"]),
     "blank texts": (b"text\n\n   \n\"\"\n", ["no reviews"]),
     "latin-1": ("text\nun film tr\u00e8s beau\n".encode("latin-1"), ["UTF-8"]),
+    "over the 5 MB limit": (b"text\n" + b"a fine film\n" * (6 * MB // 12), ["up to 5 MB"]),
 }
 
 
