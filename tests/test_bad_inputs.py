@@ -152,12 +152,22 @@ def test_forecast_csv_over_the_widget_limit(forecast_app):
     _forecast_kept(at)
 
 
-def test_forecast_excel_csv_with_bom_and_crlf_just_works(forecast_app):
+DAY_FIRST = [f"{d.day:02d}/{d.month:02d}/{d.year},{100 + i % 7}" for i, d in
+             enumerate(pd.bdate_range("2020-01-01", periods=400))]
+ODD_BUT_FINE = {  # what spreadsheets write: read as meant, with a note when the page had to guess
+    "Excel BOM and CRLF": (("\ufeffDate,Close\r\n" + "\r\n".join(_csv_rows(400)) + "\r\n").encode(), None),
+    "day/month/year dates": (_csv(DAY_FIRST), "as day/month/year"),
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_BUT_FINE))
+def test_forecast_spreadsheet_csvs_just_work(forecast_app, case):
     at = forecast_app
-    data = ("\ufeffDate,Close\r\n" + "\r\n".join(_csv_rows(400)) + "\r\n").encode()
+    data, note = ODD_BUT_FINE[case]
     at.radio(key="fc-source").set_value("Upload CSV").run()
-    at.file_uploader(key="fc-upload").set_value(("excel.csv", data, "text/csv")).run()
+    at.file_uploader(key="fc-upload").set_value((f"{case}.csv", data, "text/csv")).run()
     assert not at.exception and not at.error, messages(at)
+    assert note is None or said(at, note), messages(at)
     assert "naive (random walk) median" in trace_names(at, "fc-chart")
     at.file_uploader(key="fc-upload").set_value(None).run()
     _forecast_kept(at)

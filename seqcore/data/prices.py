@@ -11,6 +11,7 @@ values are dropped. Anything beyond that is an InputError that says what to fix.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 from dataclasses import dataclass, field
@@ -174,6 +175,16 @@ def read_csv_series(data: bytes | str | Path, *, date_column: str | None = None,
                          f"(first: {raw_dates.iloc[i]!r} on data row {i + 1}); use e.g. 2024-01-31")
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
+    date_notes = []
+    year_first = raw_dates.astype(str).str.match(r"\s*\d{4}\D").any()  # ISO dates are never day-first
+    if not year_first and (not dates.is_monotonic_increasing or dates.duplicated().any()):
+        # 01/02/2024 reads as January 2 first; a sorted file of day/month/year dates only looks unsorted
+        with contextlib.suppress(ValueError, TypeError):
+            dayfirst = pd.to_datetime(raw_dates, errors="coerce", format="mixed", dayfirst=True)
+            if getattr(dayfirst.dt, "tz", None) is None and dayfirst.notna().all() and \
+                    (dayfirst.diff().dropna() > pd.Timedelta(0)).all():
+                dates = dayfirst
+                date_notes.append(f"read the dates in {date_col!r} as day/month/year")
     dup = dates.duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
@@ -193,7 +204,7 @@ def read_csv_series(data: bytes | str | Path, *, date_column: str | None = None,
                          f"(first: {df[col].iloc[i]!r} on data row {i + 1})")
     if np.isinf(values.to_numpy(float)).any():
         raise InputError(f"column {col!r} contains infinite values; remove or fix them")
-    notes = []
+    notes = date_notes
     first_valid = values.first_valid_index()
     if first_valid is None:
         raise InputError(f"column {col!r} is empty")
