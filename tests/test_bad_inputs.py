@@ -377,7 +377,7 @@ def _evaluation_kept(at, before) -> None:
 SENT_TEXT_CASES = {
     "empty": ("", ["empty", "type"]),
     "whitespace only": (" \n\t  \u00a0\n", ["empty", "type"]),
-    "1 MB": (ONE_MB, ["first 256"]),
+    "1 MB": (ONE_MB, ["only the first"]),  # the first model's token limit (256 or 512)
     "emoji only": (EMOJI, ["English"]),
 }
 
