@@ -72,7 +72,8 @@ how_it_works(
      r"P(\text{positive}) = \sigma\Big(w^\top \sum_t a_t h_t + b\Big)",
      r"\mathrm{Attention}(Q,K,V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V"],
     "**Many-to-one.** A review becomes lower-cased word and punctuation tokens (vocabulary from the training "
-    "split only; unseen words become `<unk>`), cut to the first 256 tokens. The **BiLSTM** reads it forwards "
+    "split only; unseen words become `<unk>`), cut to the first 256 (BiLSTM) or 512 (Transformer) tokens. "
+    "The **BiLSTM** reads it forwards "
     "and backwards (states h_t = [h_t forward; h_t backward]); the **Transformer encoder** (one pre-LN block, "
     "sinusoidal positions) lets every token attend to every other. Both pool their states with learned "
     "attention weights a_t and a linear head gives P(positive). Trained with binary cross-entropy, AdamW, "
@@ -102,7 +103,7 @@ with tab_predict:
     example = st.selectbox("Example", list(EXAMPLES), key="sent-example")
     text = st.text_area("Review", value=EXAMPLES[example], height=120,
                         key=f"sent-text-{list(EXAMPLES).index(example)}",  # a fresh box per example
-                        help="Any text; the models read its first 256 tokens")
+                        help="Any text; the BiLSTM reads its first 256 tokens, the Transformer 512")
     st.session_state["sent-current-text"] = text
     if not text.strip():
         st.error("The review is empty: type a few words (or pick an example).")
