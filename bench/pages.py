@@ -226,6 +226,10 @@ def server_side_times(page_list, repeats: int) -> list[dict]:
     """The same page scripts without a browser (AppTest, in this process): first run and warm rerun seconds."""
     from streamlit.testing.v1 import AppTest
 
+    # Run as `python bench/pages.py`, bench/ is on sys.path and this file would shadow the app's `pages/`
+    # folder (a namespace package) in the page scripts' `from pages._x import ...`: take bench/ off first.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != here]
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     out = []
     for path, label, _ in page_list:
@@ -240,6 +244,8 @@ def server_side_times(page_list, repeats: int) -> list[dict]:
         out.append({"page": label, "first run s (this process)": round(first, 3),
                     "warm rerun s (median)": round(statistics.median(reruns), 3),
                     "exceptions": len(at.exception)})
+        if at.exception:
+            raise RuntimeError(f"{label}: {at.exception[0].message}")
     return out
 
 

@@ -123,7 +123,8 @@ def cases(quick: bool) -> list[tuple[str, str, object, object]]:
                                                                                    corpus=corpus)))
     splits = load_splits("both")
     for kind in ("lstm", "transformer"):
-        out.append(("sentiment", f"{kind} small (page defaults: IMDB + MR, batch 64, 256 tokens max)", sentiment,
+        label = f"{kind} small (train defaults: IMDB + MR, batch 64, {sentiment.MAX_TOKENS} tokens max)"
+        out.append(("sentiment", label, sentiment,
                     lambda kind=kind: sentiment.train_sentiment(kind, splits=splits, vader=False)))
     for dec in captioning.DECODERS:
         spec = captioning.TrainSpec(decoder=dec, n_train=500 if quick else 2000)
