@@ -78,7 +78,9 @@ def train_panel() -> None:
                        f"--seed {cfg.seed} --models {','.join(cfg.archs)} --clip-seconds {cfg.clip_seconds:g}")
             start_job(JOB, lambda on_progress, stop: lab.run_lab(cfg, on_progress=on_progress, stop=stop,
                                                                   command=command)[0], name="memory-lab")
-    now_training()
+    job = st.session_state.get(JOB)
+    if job is not None and job.running:  # the 1 s fragment only while a run is live, not on every idle tab
+        now_training()
     show_job(JOB)
 
 
