@@ -33,6 +33,15 @@ def app():
     return make_app()
 
 
+def open_page(page: str, at=None):
+    """AppTest started from app.py and switched to pages/PAGE.py, checked to render without exception."""
+    at = at if at is not None else make_app()
+    at.run()
+    at.switch_page(page if page.startswith("pages/") else f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,14 +5,12 @@ import json
 import pytest
 
 from seqcore.tasks.attention import DEFAULT_NAME, MAX_CHARS
+from tests.conftest import open_page
 
 
 @pytest.fixture
 def explorer(app):
-    app.run()
-    app.switch_page("pages/attention.py").run()
-    assert not app.exception, app.exception
-    return app
+    return open_page("attention", app)
 
 
 def charts(at) -> dict:

@@ -23,17 +23,9 @@ from PIL import Image
 
 from seqcore.checkpoints import list_checkpoints, shipped_dir
 from seqcore.data import live
-from tests.conftest import make_app
+from tests.conftest import open_page
 
 MB = 1024 * 1024
-
-
-def open_page(page: str):
-    at = make_app()
-    at.run()
-    at.switch_page(f"pages/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def messages(at) -> list[str]:

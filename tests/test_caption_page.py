@@ -6,15 +6,9 @@ import pytest
 from PIL import Image
 
 from seqcore.checkpoints import list_checkpoints
+from tests.conftest import open_page
 
 PAGE = "pages/captioning.py"
-
-
-def open_page(app):
-    app.run()
-    app.switch_page(PAGE).run()
-    assert not app.exception, app.exception
-    return app
 
 
 def png(img: Image.Image) -> bytes:
@@ -34,7 +28,7 @@ needs_models = pytest.mark.skipif(
 
 @needs_models
 def test_random_scene_gets_both_captions_and_attention(app):
-    open_page(app)
+    open_page(PAGE, app)
     assert app.radio(key="cap-source").value == "Random held-out scene"
     md = texts(app)
     assert "model caption-lstm-shapes" in md and "model caption-transformer-shapes" in md
@@ -47,7 +41,7 @@ def test_random_scene_gets_both_captions_and_attention(app):
 
 @needs_models
 def test_build_a_scene_and_beam_search(app):
-    open_page(app)
+    open_page(PAGE, app)
     app.radio(key="cap-source").set_value("Build a scene").run()
     app.selectbox(key="cap-shape1").set_value("triangle")
     app.selectbox(key="cap-colour1").set_value("yellow").run()
@@ -58,7 +52,7 @@ def test_build_a_scene_and_beam_search(app):
 
 
 def test_bad_uploads_show_errors(app):
-    open_page(app)
+    open_page(PAGE, app)
     app.radio(key="cap-source").set_value("Upload an image").run()
     app.file_uploader(key="cap-upload").set_value(("notes.txt", b"not an image", "text/plain")).run()
     assert not app.exception
@@ -73,7 +67,7 @@ def test_bad_uploads_show_errors(app):
 
 
 def test_score_wrong_split_is_an_error_and_training_runs(app):
-    open_page(app)
+    open_page(PAGE, app)
     app.selectbox(key="cap-train-dataset").set_value("digits")
     app.selectbox(key="cap-train-split").set_value("compositional").run()
     app.button(key="cap-train").click().run()

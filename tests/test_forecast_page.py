@@ -6,17 +6,9 @@ import pandas as pd
 import pytest
 
 from seqcore.data import live
-from tests.conftest import make_app
+from tests.conftest import open_page
 
 PAGE = "pages/forecast.py"
-
-
-def open_page():
-    at = make_app()
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def charts(at):
@@ -30,7 +22,7 @@ def chart(at, key):
 
 
 def test_default_flow_uses_shipped_models_backtest_and_what_if():
-    at = open_page()
+    at = open_page(PAGE)
     assert not at.error, [e.value for e in at.error]
     names = [t.get("name") for t in chart(at, "fc-chart")["data"]]
     assert "LSTM median" in names and "Transformer median" in names and "naive (random walk) median" in names
@@ -47,7 +39,7 @@ def test_default_flow_uses_shipped_models_backtest_and_what_if():
 
 
 def test_training_a_small_lstm_in_the_session():
-    at = open_page()
+    at = open_page(PAGE)
     at.multiselect(key="fc-models").set_value(["lstm", "linear"]).run()
     at.slider(key="fc-lookback").set_value(10).run()
     at.number_input(key="fc-epochs").set_value(1).run()
@@ -89,7 +81,7 @@ def _rows(n=400):
     ],
 )
 def test_bad_uploads_show_errors_and_fall_back(body, match):
-    at = _upload(open_page(), body.encode())
+    at = _upload(open_page(PAGE), body.encode())
     assert not at.exception
     assert any(match in e.value for e in at.error), [e.value for e in at.error]
     assert any("GOOG" in e.value for e in at.error)  # says what it shows instead
@@ -97,9 +89,9 @@ def test_bad_uploads_show_errors_and_fall_back(body, match):
 
 
 def test_short_upload_and_good_upload():
-    at = _upload(open_page(), ("date,price\n" + "\n".join(_rows(60)) + "\n").encode())
+    at = _upload(open_page(PAGE), ("date,price\n" + "\n".join(_rows(60)) + "\n").encode())
     assert any("need" in e.value and "rows" in e.value for e in at.error)
-    at = _upload(open_page(), ("date,price\n" + "\n".join(_rows(400)) + "\n").encode())
+    at = _upload(open_page(PAGE), ("date,price\n" + "\n".join(_rows(400)) + "\n").encode())
     assert not at.error and not at.exception
     assert chart(at, "fc-chart")["layout"]["title"]["text"].startswith("price")
 
@@ -111,7 +103,7 @@ def test_live_failures_show_the_reason_and_embedded_data(monkeypatch, tmp_path):
         raise RuntimeError("Could not resolve host: query2.finance.yahoo.com")
 
     monkeypatch.setattr(live, "_download", offline)
-    at = open_page()
+    at = open_page(PAGE)
     at.radio(key="fc-source").set_value("Live (Yahoo Finance)").run()
     at.text_input(key="fc-ticker").set_value("AAPL").run()
     at.button(key="fc-fetch").click().run()
@@ -123,16 +115,16 @@ def test_live_failures_show_the_reason_and_embedded_data(monkeypatch, tmp_path):
 
 
 def test_bad_settings_show_errors():
-    at = open_page()
+    at = open_page(PAGE)
     at.multiselect(key="fc-models").set_value(["seasonal_naive"]).run()
     at.number_input(key="fc-season").set_value(0).run()
     assert any("season" in e.value for e in at.error)
-    at = open_page()
+    at = open_page(PAGE)
     at.selectbox(key="fc-dataset").set_value("Seattle weather").run()
     at.multiselect(key="fc-models").set_value(["seasonal_naive"]).run()
     assert not at.exception and not at.error  # a 365-day season fits four years of weather
     assert "seasonal naive median" in [t.get("name") for t in chart(at, "fc-chart")["data"]]
-    at = _upload(open_page(), ("date,price\n" + "\n".join(_rows(400)) + "\n").encode())
+    at = _upload(open_page(PAGE), ("date,price\n" + "\n".join(_rows(400)) + "\n").encode())
     at.multiselect(key="fc-models").set_value(["seasonal_naive"]).run()
     at.number_input(key="fc-season").set_value(300).run()
     assert any("too long" in e.value for e in at.error), [e.value for e in at.error]

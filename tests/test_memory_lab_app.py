@@ -5,16 +5,14 @@ import json
 import pytest
 
 from seqcore.checkpoints import shipped_dir
+from tests.conftest import open_page
 
 SHIPPED = shipped_dir() / "memory_lab_default.json"
 
 
 @pytest.fixture
 def lab_page(app):
-    app.run()
-    app.switch_page("pages/memory_lab.py").run()
-    assert not app.exception, app.exception
-    return app
+    return open_page("memory_lab", app)
 
 
 def figures(at) -> dict:

@@ -7,17 +7,11 @@ import torch
 
 from seqcore import audio
 from seqcore.checkpoints import list_checkpoints
+from tests.conftest import open_page
 
 pytestmark = pytest.mark.skipif(
     not {"music-lstm", "music-transformer"} <= {c.name for c in list_checkpoints("music")},
     reason="the shipped music checkpoints are missing (seqcore rebuild-defaults builds them)")
-
-
-def open_page(app):
-    app.run()
-    app.switch_page("pages/music.py").run()
-    assert not app.exception, app.exception
-    return app
 
 
 def sine_wav(pitches, seconds=0.5, sr=16_000, amp=0.5):
@@ -40,7 +34,7 @@ def _wav16k(x, sr):
 
 
 def test_generate_and_compare(app):
-    open_page(app)
+    open_page("music", app)
     app.selectbox(key="music_preset").select("Jig in D (6/8)").run()
     assert app.text_area(key="music_prime").value == "M:6/8\nL:1/8\nK:D\n"
     app.slider(key="music_length").set_value(200)
@@ -56,7 +50,7 @@ def test_generate_and_compare(app):
 
 
 def test_bad_prime_shows_an_error_and_keeps_the_text(app):
-    open_page(app)
+    open_page("music", app)
     app.text_area(key="music_prime").input("hello world").run()
     app.button(key="music_generate").click().run()
     assert not app.exception
@@ -65,7 +59,7 @@ def test_bad_prime_shows_an_error_and_keeps_the_text(app):
 
 
 def test_train_a_tiny_model_and_use_it(app):
-    open_page(app)
+    open_page("music", app)
     app.selectbox(key="music_train_size").select("tiny").run()
     app.number_input(key="music_train_steps").set_value(10).run()
     app.button(key="music_train").click().run()
@@ -81,7 +75,7 @@ def test_train_a_tiny_model_and_use_it(app):
 
 
 def test_hum_upload_becomes_a_prime_and_bad_audio_is_refused(app):
-    open_page(app)
+    open_page("music", app)
     app.file_uploader(key="music_hum_file").set_value(("hum.wav", sine_wav([72, 76, 79, 77]), "audio/wav")).run()
     assert not app.exception and not app.error, app.error
     assert any(c.value.startswith("M:4/4\nL:1/8\nK:C\nc2 e2 g2 f2") for c in app.get("code"))

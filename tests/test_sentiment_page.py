@@ -9,7 +9,7 @@ import pytest
 from seqcore.checkpoints import save_checkpoint, user_dir
 from seqcore.data.reviews import load_splits
 from seqcore.tasks import sentiment as S
-from tests.conftest import make_app
+from tests.conftest import open_page
 
 FIXTURE = Path(__file__).parent / "fixtures" / "reviews_tiny.csv"
 TEXT_KEY = "sent-text-0"  # the text box of the first example
@@ -21,14 +21,6 @@ def tiny_checkpoint():
     out = S.train_sentiment("lstm", size="tiny", epochs=1, batch_size=8, splits=load_splits(path=FIXTURE),
                             vader=False)
     save_checkpoint(out.model.net, out.model.card, user_dir() / "sentiment-page-test", half=True)
-
-
-def open_page():
-    at = make_app()
-    at.run()
-    at.switch_page("pages/sentiment.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 COLUMNS = {"sent-table": "latency (ms)", "sent-batch-table": "p_positive", "sent-mistakes": "text"}
@@ -44,7 +36,7 @@ def chart_ids(at) -> list[str]:
 
 
 def test_prediction_side_by_side_and_reading_curve():
-    at = open_page()
+    at = open_page("sentiment")
     rows = table(at, "sent-table")
     assert "VADER lexicon" in set(rows["model"])
     assert any("sentiment-page-test" in m for m in rows["model"])
@@ -56,7 +48,7 @@ def test_prediction_side_by_side_and_reading_curve():
 
 
 def test_empty_long_and_foreign_text():
-    at = open_page()
+    at = open_page("sentiment")
     at.text_area(key=TEXT_KEY).set_value("   ").run()
     assert any("empty" in e.value for e in at.error)
     at.text_area(key=TEXT_KEY).set_value("great " * 400).run()
@@ -66,7 +58,7 @@ def test_empty_long_and_foreign_text():
 
 
 def test_batch_paste_and_csv_without_text_column():
-    at = open_page()
+    at = open_page("sentiment")
     at.text_area(key="sent-batch-lines").set_value("great film\n\nawful film\nok").run()
     assert len(table(at, "sent-batch-table")) == 3
     at.radio(key="sent-batch-mode").set_value("Upload CSV").run()
@@ -77,7 +69,7 @@ def test_batch_paste_and_csv_without_text_column():
 
 
 def test_held_out_evaluation_with_vader():
-    at = open_page()
+    at = open_page("sentiment")
     at.selectbox(key="sent-eval-source").set_value("mr")
     at.selectbox(key="sent-eval-model").set_value("VADER lexicon")
     at.number_input(key="sent-eval-n").set_value(50)
@@ -89,7 +81,7 @@ def test_held_out_evaluation_with_vader():
 
 
 def test_train_your_own_in_the_background():
-    at = open_page()
+    at = open_page("sentiment")
     at.selectbox(key="sent-train-size").set_value("tiny")
     at.number_input(key="sent-train-epochs").set_value(1)
     at.number_input(key="sent-train-rows").set_value(200)
@@ -103,7 +95,7 @@ def test_train_your_own_in_the_background():
 
 
 def test_csv_download_content_is_the_table():
-    at = open_page()
+    at = open_page("sentiment")
     at.text_area(key="sent-batch-lines").set_value("fine film").run()
     df = table(at, "sent-batch-table")
     assert list(df.columns) == ["text", "label", "p_positive"]
