@@ -101,129 +101,138 @@ cols = rows if kind == "self" else list(range(len(k_labels)))
 shown_q, shown_k = [q_labels[i] for i in rows], [k_labels[j] for j in cols]
 stem = f"{info.name}-L{layer}"
 
+# Only the open tab runs and draws (on_change="rerun"): sending every view's figures on each rerun made a
+# new input take ~2 s in the browser (bench/pages.py).
 tab_step, tab_head, tab_model, tab_neuron, tab_avg = st.tabs(
-    ["Step-through", "Head view", "Model view", "Neuron view", "Average & rollout"])
+    ["Step-through", "Head view", "Model view", "Neuron view", "Average & rollout"], key="att-view",
+    on_change="rerun")
 
 with torch.inference_mode():
     steps = am.step_through(probe, layer, head, temperature=temperature, kind=kind)
     check = am.verify(probe, layer, kind)
+dims = [f"d{j}" for j in range(steps.token_embeddings.shape[1])]
+kd = [f"d{j}" for j in range(steps.d_k)]  # head dimensions: the step-through and the neuron view
 
-with tab_step:
-    st.markdown(f"Layer {layer}, head {head} ({kind}-attention), d_k = {steps.d_k}, temperature {temperature:g}. "
-                "Shown in full: hiding special tokens applies to the other views.")
-    st.caption(f"Check against the model itself: largest |difference| of the weights at temperature 1 "
-               f"{check['weights']:.1e}; of the heads' weighted sums after the output projection "
-               f"{check['output']:.1e}.")
-    ids = probe.x[0].tolist() if probe.x.dim() == 2 else None
-    st.markdown("**1. Tokens**")
-    st.dataframe({"position": list(range(len(probe.tokens))), "token": probe.tokens,
-                  **({"id": ids} if ids is not None else {})}, hide_index=True, key="att-tokens", height=180)
-    dims = [f"d{j}" for j in range(steps.token_embeddings.shape[1])]
-    kd = [f"d{j}" for j in range(steps.d_k)]
-    after = "" if layer == 0 else f", then the residual stream into layer {layer}"
-    st.markdown(f"**2. Embeddings plus positions**{after}")
-    cols2 = st.columns(3 if steps.positions is not None else 2)
-    with cols2[0]:
-        show(heatmap(steps.token_embeddings, q_labels, dims, title="token embedding", x_title="dimension",
-                     y_title="token"), f"{stem}-embed", steps.token_embeddings, q_labels, dims)
-    if steps.positions is not None:
-        with cols2[1]:
-            show(heatmap(steps.positions, q_labels, dims, title="position vector", x_title="dimension",
-                         y_title="token"), f"{stem}-pos", steps.positions, q_labels, dims)
-    with cols2[-1]:
-        show(heatmap(steps.layer_input, q_labels, dims, title=f"input to layer {layer}", x_title="dimension",
-                     y_title="token"), f"{stem}-input", steps.layer_input, q_labels, dims)
-    st.markdown(f"**3. Queries, keys, values of head {head}** (from the LayerNorm'd input)")
-    cols3 = st.columns(3)
-    qkv = (("Q", steps.q, q_labels), ("K", steps.k, k_labels), ("V", steps.v, k_labels))
-    for col, (name, m, lab) in zip(cols3, qkv, strict=True):
-        with col:
-            show(heatmap(m, lab, kd, title=name, x_title="head dimension", y_title="token"),
-                 f"{stem}-H{head}-{name}", m, lab, kd)
-    st.markdown("**4. Scores, scaling, mask, softmax**")
-    cols4 = st.columns(2)
-    with cols4[0]:
-        show(heatmap(steps.scores, q_labels, k_labels, title="scores QKᵀ", x_title="key", y_title="query"),
-             f"{stem}-H{head}-scores", steps.scores, q_labels, k_labels)
-    with cols4[1]:
-        show(heatmap(steps.scaled, q_labels, k_labels, title=f"scaled QKᵀ / √{steps.d_k}", x_title="key",
-                     y_title="query"), f"{stem}-H{head}-scaled", steps.scaled, q_labels, k_labels)
-    cols5 = st.columns(2)
-    with cols5[0]:
-        if steps.allowed is not None:
-            show(heatmap(steps.masked, q_labels, k_labels, title="causal mask: -inf above the diagonal (blank)",
-                         x_title="key", y_title="query"), f"{stem}-H{head}-masked", steps.masked, q_labels, k_labels)
+if tab_step.open:
+    with tab_step:
+        st.markdown(f"Layer {layer}, head {head} ({kind}-attention), d_k = {steps.d_k}, temperature {temperature:g}. "
+                    "Shown in full: hiding special tokens applies to the other views.")
+        st.caption(f"Check against the model itself: largest |difference| of the weights at temperature 1 "
+                   f"{check['weights']:.1e}; of the heads' weighted sums after the output projection "
+                   f"{check['output']:.1e}.")
+        ids = probe.x[0].tolist() if probe.x.dim() == 2 else None
+        st.markdown("**1. Tokens**")
+        st.dataframe({"position": list(range(len(probe.tokens))), "token": probe.tokens,
+                      **({"id": ids} if ids is not None else {})}, hide_index=True, key="att-tokens", height=180)
+        after = "" if layer == 0 else f", then the residual stream into layer {layer}"
+        st.markdown(f"**2. Embeddings plus positions**{after}")
+        cols2 = st.columns(3 if steps.positions is not None else 2)
+        with cols2[0]:
+            show(heatmap(steps.token_embeddings, q_labels, dims, title="token embedding", x_title="dimension",
+                         y_title="token"), f"{stem}-embed", steps.token_embeddings, q_labels, dims)
+        if steps.positions is not None:
+            with cols2[1]:
+                show(heatmap(steps.positions, q_labels, dims, title="position vector", x_title="dimension",
+                             y_title="token"), f"{stem}-pos", steps.positions, q_labels, dims)
+        with cols2[-1]:
+            show(heatmap(steps.layer_input, q_labels, dims, title=f"input to layer {layer}", x_title="dimension",
+                         y_title="token"), f"{stem}-input", steps.layer_input, q_labels, dims)
+        st.markdown(f"**3. Queries, keys, values of head {head}** (from the LayerNorm'd input)")
+        cols3 = st.columns(3)
+        qkv = (("Q", steps.q, q_labels), ("K", steps.k, k_labels), ("V", steps.v, k_labels))
+        for col, (name, m, lab) in zip(cols3, qkv, strict=True):
+            with col:
+                show(heatmap(m, lab, kd, title=name, x_title="head dimension", y_title="token"),
+                     f"{stem}-H{head}-{name}", m, lab, kd)
+        st.markdown("**4. Scores, scaling, mask, softmax**")
+        cols4 = st.columns(2)
+        with cols4[0]:
+            show(heatmap(steps.scores, q_labels, k_labels, title="scores QKᵀ", x_title="key", y_title="query"),
+                 f"{stem}-H{head}-scores", steps.scores, q_labels, k_labels)
+        with cols4[1]:
+            show(heatmap(steps.scaled, q_labels, k_labels, title=f"scaled QKᵀ / √{steps.d_k}", x_title="key",
+                         y_title="query"), f"{stem}-H{head}-scaled", steps.scaled, q_labels, k_labels)
+        cols5 = st.columns(2)
+        with cols5[0]:
+            if steps.allowed is not None:
+                show(heatmap(steps.masked, q_labels, k_labels, title="causal mask: -inf above the diagonal (blank)",
+                             x_title="key", y_title="query"),
+                     f"{stem}-H{head}-masked", steps.masked, q_labels, k_labels)
+            else:
+                st.info("No mask here: every query may attend to every key.")
+        with cols5[1]:
+            show(heatmap(steps.weights, q_labels, k_labels, title=f"softmax, temperature {temperature:g}",
+                         x_title="key", y_title="query", weights=True),
+                 f"{stem}-H{head}-weights", steps.weights, q_labels, k_labels)
+        st.markdown("**5. Weighted sum of V** (this head's output; the heads are concatenated and projected)")
+        show(heatmap(steps.output, q_labels, kd, title="softmax(·) V", x_title="head dimension", y_title="query"),
+             f"{stem}-H{head}-output", steps.output, q_labels, kd)
+
+if tab_head.open:
+    with tab_head:
+        att = am.hide_tokens(layers[layer], rows, cols)
+        heads = st.multiselect("Heads", range(cfg.n_heads), default=list(range(cfg.n_heads)), key="att-hv-heads",
+                               format_func=lambda h: f"head {h}")
+        pick = st.selectbox("Query token", [None, *range(len(shown_q))], key="att-hv-token",
+                            format_func=lambda i: "all tokens" if i is None else shown_q[i])
+        if not heads:
+            st.error("Select at least one head to draw.")
         else:
-            st.info("No mask here: every query may attend to every key.")
-    with cols5[1]:
-        show(heatmap(steps.weights, q_labels, k_labels, title=f"softmax, temperature {temperature:g}",
+            lines = am.head_view_lines(att, heads, pick)
+            st.plotly_chart(head_view(lines, shown_q, shown_k, heads, title=f"Layer {layer}, {kind}-attention"),
+                            key="att-fig-headview")
+            st.caption("Lines under weight 0.02 are not drawn. Click a head in the legend to toggle it; hover the "
+                       "midpoints for the weights.")
+
+if tab_model.open:
+    with tab_model:
+        grid = [am.hide_tokens(a, rows, cols) for a in layers]
+        st.plotly_chart(model_view(grid, shown_q, shown_k, title=f"All layers and heads ({kind}-attention)"),
+                        key="att-fig-modelview")
+        cells = [(i, h) for i in range(cfg.n_layers) for h in range(cfg.n_heads)]
+        cell = st.selectbox("Enlarge", cells, index=layer * cfg.n_heads + head, key="att-mv-cell",
+                            format_func=lambda c: f"layer {c[0]}, head {c[1]}")
+        show(heatmap(grid[cell[0]][cell[1]], shown_q, shown_k, title=f"layer {cell[0]}, head {cell[1]}",
                      x_title="key", y_title="query", weights=True),
-             f"{stem}-H{head}-weights", steps.weights, q_labels, k_labels)
-    st.markdown("**5. Weighted sum of V** (this head's output; the heads are concatenated and projected)")
-    show(heatmap(steps.output, q_labels, kd, title="softmax(·) V", x_title="head dimension", y_title="query"),
-         f"{stem}-H{head}-output", steps.output, q_labels, kd)
+             f"{info.name}-L{cell[0]}-H{cell[1]}-grid", grid[cell[0]][cell[1]], shown_q, shown_k)
 
-with tab_head:
-    att = am.hide_tokens(layers[layer], rows, cols)
-    heads = st.multiselect("Heads", range(cfg.n_heads), default=list(range(cfg.n_heads)), key="att-hv-heads",
-                           format_func=lambda h: f"head {h}")
-    pick = st.selectbox("Query token", [None, *range(len(shown_q))], key="att-hv-token",
-                        format_func=lambda i: "all tokens" if i is None else shown_q[i])
-    if not heads:
-        st.error("Select at least one head to draw.")
-    else:
-        lines = am.head_view_lines(att, heads, pick)
-        st.plotly_chart(head_view(lines, shown_q, shown_k, heads, title=f"Layer {layer}, {kind}-attention"),
-                        key="att-fig-headview")
-        st.caption("Lines under weight 0.02 are not drawn. Click a head in the legend to toggle it; hover the "
-                   "midpoints for the weights.")
+if tab_neuron.open:
+    with tab_neuron:
+        query = st.selectbox("Query token", range(len(q_labels)), index=len(q_labels) - 1, key="att-nv-query",
+                             format_func=q_labels.__getitem__)
+        nv = am.neuron_view(steps, query)
+        st.markdown(f"Layer {layer}, head {head}: how query **{q_labels[query]}** scores every key. "
+                    "Each row of q ∘ k sums to q·k.")
+        cols6 = st.columns([1, 2, 2])
+        with cols6[0]:
+            show(heatmap(nv.q[None, :], [q_labels[query]], kd, title="q", x_title="head dimension", y_title="query",
+                         height=180), f"{stem}-H{head}-q{query}", nv.q[None, :], [q_labels[query]], kd)
+        with cols6[1]:
+            show(heatmap(nv.k, k_labels, kd, title="k for each key", x_title="head dimension", y_title="key"),
+                 f"{stem}-H{head}-keys", nv.k, k_labels, kd)
+        with cols6[2]:
+            show(heatmap(nv.qk, k_labels, kd, title="q ∘ k (elementwise)", x_title="head dimension", y_title="key"),
+                 f"{stem}-H{head}-qk{query}", nv.qk, k_labels, kd)
+        cols7 = st.columns(2)
+        with cols7[0]:
+            st.plotly_chart(bars(nv.dot, k_labels, title="q · k", y_title="q·k", colour=head_colour(head)),
+                            key="att-fig-dot")
+        with cols7[1]:
+            st.plotly_chart(bars(nv.weights, k_labels, title=f"softmax(q·k / √{steps.d_k} / {temperature:g})",
+                                 y_title="weight", colour=head_colour(head)), key="att-fig-softmax")
+        table = np.stack([nv.dot, nv.scaled, nv.weights], axis=1)
+        st.download_button("CSV", am.matrix_csv(table, k_labels, ["q.k", "scaled", "softmax"]),
+                           file_name=safe_filename(f"attention-{stem}-H{head}-neuron{query}.csv"), mime="text/csv",
+                           key="att-csv-neuron", on_click="ignore", icon=":material/download:")
 
-with tab_model:
-    grid = [am.hide_tokens(a, rows, cols) for a in layers]
-    st.plotly_chart(model_view(grid, shown_q, shown_k, title=f"All layers and heads ({kind}-attention)"),
-                    key="att-fig-modelview")
-    cells = [(i, h) for i in range(cfg.n_layers) for h in range(cfg.n_heads)]
-    cell = st.selectbox("Enlarge", cells, index=layer * cfg.n_heads + head, key="att-mv-cell",
-                        format_func=lambda c: f"layer {c[0]}, head {c[1]}")
-    show(heatmap(grid[cell[0]][cell[1]], shown_q, shown_k, title=f"layer {cell[0]}, head {cell[1]}",
-                 x_title="key", y_title="query", weights=True),
-         f"{info.name}-L{cell[0]}-H{cell[1]}-grid", grid[cell[0]][cell[1]], shown_q, shown_k)
-
-with tab_neuron:
-    query = st.selectbox("Query token", range(len(q_labels)), index=len(q_labels) - 1, key="att-nv-query",
-                         format_func=q_labels.__getitem__)
-    nv = am.neuron_view(steps, query)
-    st.markdown(f"Layer {layer}, head {head}: how query **{q_labels[query]}** scores every key. "
-                "Each row of q ∘ k sums to q·k.")
-    cols6 = st.columns([1, 2, 2])
-    with cols6[0]:
-        show(heatmap(nv.q[None, :], [q_labels[query]], kd, title="q", x_title="head dimension", y_title="query",
-                     height=180), f"{stem}-H{head}-q{query}", nv.q[None, :], [q_labels[query]], kd)
-    with cols6[1]:
-        show(heatmap(nv.k, k_labels, kd, title="k for each key", x_title="head dimension", y_title="key"),
-             f"{stem}-H{head}-keys", nv.k, k_labels, kd)
-    with cols6[2]:
-        show(heatmap(nv.qk, k_labels, kd, title="q ∘ k (elementwise)", x_title="head dimension", y_title="key"),
-             f"{stem}-H{head}-qk{query}", nv.qk, k_labels, kd)
-    cols7 = st.columns(2)
-    with cols7[0]:
-        st.plotly_chart(bars(nv.dot, k_labels, title="q · k", y_title="q·k", colour=head_colour(head)),
-                        key="att-fig-dot")
-    with cols7[1]:
-        st.plotly_chart(bars(nv.weights, k_labels, title=f"softmax(q·k / √{steps.d_k} / {temperature:g})",
-                             y_title="weight", colour=head_colour(head)), key="att-fig-softmax")
-    table = np.stack([nv.dot, nv.scaled, nv.weights], axis=1)
-    st.download_button("CSV", am.matrix_csv(table, k_labels, ["q.k", "scaled", "softmax"]),
-                       file_name=safe_filename(f"attention-{stem}-H{head}-neuron{query}.csv"), mime="text/csv",
-                       key="att-csv-neuron", on_click="ignore", icon=":material/download:")
-
-with tab_avg:
-    avg = am.hide_tokens(am.head_average(layers[layer]), rows, cols)
-    show(heatmap(avg, shown_q, shown_k, title=f"Layer {layer}: mean over {cfg.n_heads} heads", x_title="key",
-                 y_title="query", weights=True), f"{stem}-mean", avg, shown_q, shown_k)
-    full = am.rollout([am.head_average(a) for a in got.self_attention[: layer + 1]])
-    roll = am.hide_tokens(full, rows, rows)
-    show(heatmap(roll, shown_q, [q_labels[i] for i in rows], title=f"Rollout of self-attention, layers 0..{layer}",
-                 x_title="input token", y_title="position", weights=True),
-         f"{stem}-rollout", roll, shown_q, [q_labels[i] for i in rows])
-    st.caption("Rollout is computed over all tokens, then special tokens are hidden and rows renormalised.")
+if tab_avg.open:
+    with tab_avg:
+        avg = am.hide_tokens(am.head_average(layers[layer]), rows, cols)
+        show(heatmap(avg, shown_q, shown_k, title=f"Layer {layer}: mean over {cfg.n_heads} heads", x_title="key",
+                     y_title="query", weights=True), f"{stem}-mean", avg, shown_q, shown_k)
+        full = am.rollout([am.head_average(a) for a in got.self_attention[: layer + 1]])
+        roll = am.hide_tokens(full, rows, rows)
+        show(heatmap(roll, shown_q, [q_labels[i] for i in rows], title=f"Rollout of self-attention, layers 0..{layer}",
+                     x_title="input token", y_title="position", weights=True),
+             f"{stem}-rollout", roll, shown_q, [q_labels[i] for i in rows])
+        st.caption("Rollout is computed over all tokens, then special tokens are hidden and rows renormalised.")

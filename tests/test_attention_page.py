@@ -22,6 +22,10 @@ def charts(at) -> dict:
     return out
 
 
+def titles(at) -> list[str]:
+    return [json.loads(el.proto.spec)["layout"]["title"]["text"] for el in at.main.get("plotly_chart")]
+
+
 def test_default_model_and_the_lectures_example(explorer):
     at = explorer
     assert DEFAULT_NAME in at.selectbox(key="att-model").format_func(at.selectbox(key="att-model").value)
@@ -33,7 +37,8 @@ def test_default_model_and_the_lectures_example(explorer):
     assert "<bos>" in at.dataframe[0].value["token"].tolist()
     assert any("Check against the model" in c.value for c in at.caption)
     figs = [json.loads(el.proto.spec) for el in at.main.get("plotly_chart")]
-    assert len(figs) >= 15
+    assert len(figs) == 11  # the step-through's matrices; the other views draw only when their tab opens
+    assert not any("headview" in el.proto.id or "modelview" in el.proto.id for el in at.main.get("plotly_chart"))
     weights = next(f for f in figs if f["layout"]["title"]["text"].startswith("softmax, temperature"))
     assert weights["data"][0]["y"] == ["0:<bos>", "1:我", "2:是", "3:m", "4:i", "5:k", "6:a"]
     assert weights["layout"]["xaxis"]["title"]["text"] == "key"
@@ -46,19 +51,30 @@ def test_controls_change_every_view_without_errors(explorer):
     at.selectbox(key="att-head").set_value(3).run()
     at.slider(key="att-temp").set_value(0.3).run()
     at.toggle(key="att-hide").set_value(True).run()
+    assert "softmax, temperature 0.3" in titles(at)
+
+    def open_tab(label):
+        at.session_state["att-view"] = label  # what clicking the tab does: only that view runs
+        at.run()
+
+    open_tab("Head view")
     at.multiselect(key="att-hv-heads").set_value([0, 1]).run()
     at.selectbox(key="att-hv-token").set_value(4).run()
+    figs = [json.loads(el.proto.spec) for el in at.main.get("plotly_chart")]
+    head_view = figs[titles(at).index("Layer 2, self-attention")]
+    assert {t["name"] for t in head_view["data"] if t.get("name")} == {"head 0", "head 1"}
+    open_tab("Model view")
     at.selectbox(key="att-mv-cell").set_value((1, 2)).run()
+    figs = [json.loads(el.proto.spec) for el in at.main.get("plotly_chart")]
+    enlarged = figs[titles(at).index("layer 1, head 2")]
+    assert "0:<bos>" not in enlarged["data"][0]["y"]  # hidden special token
+    open_tab("Neuron view")
     at.selectbox(key="att-nv-query").set_value(5).run()
+    assert "q · k" in titles(at)
+    open_tab("Average & rollout")
+    assert any(t.startswith("Rollout of self-attention") for t in titles(at))
     assert not at.exception, at.exception
     assert not at.error
-    figs = [json.loads(el.proto.spec) for el in at.main.get("plotly_chart")]
-    titles = [f["layout"]["title"]["text"] for f in figs]
-    assert "softmax, temperature 0.3" in titles and "layer 1, head 2" in titles
-    enlarged = figs[titles.index("layer 1, head 2")]
-    assert "0:<bos>" not in enlarged["data"][0]["y"]  # hidden special token
-    head_view = figs[titles.index("Layer 2, self-attention")]
-    assert {t["name"] for t in head_view["data"] if t.get("name")} == {"head 0", "head 1"}
 
 
 def test_empty_text_shows_an_error(explorer):

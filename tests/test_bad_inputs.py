@@ -437,6 +437,8 @@ def test_attention_bad_text(attention_app, case):
     assert said(at, *words), messages(at)
     at.text_input(key="att-text").set_value("the film is good").run()  # the explorer recovers at once
     assert not at.exception and not at.error, messages(at)
+    at.session_state["att-view"] = "Head view"  # views draw only when their tab is open
+    at.run()
     assert any("att-fig-headview" in cid for cid in charts(at))
 
 
