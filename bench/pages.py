@@ -380,8 +380,8 @@ def main() -> None:
         "JavaScript app starting in a new session (the home page alone), then headless Chromium (software "
         "rendering, `--disable-gpu`) laying out the page and drawing every plotly figure, on the same 2 busy "
         "cores as the server. A fresh-server row adds importing torch and loading the page's checkpoints. "
-        "Pages that draw many plotly figures in one run (attention: every tab's figures; memory lab: five "
-        "charts; forecast: three) are the slowest to appear."
+        "Pages that draw many plotly figures in one run (attention: the step-through's eleven heat maps; "
+        "memory lab: five charts; forecast: three) are the slowest to appear."
         + "\n\n### Server memory (VmRSS of the streamlit process and its children)\n\n"
         + markdown_table(mem)
         + f"\n\nLoad average (1/5/15 min) at the start {load_start[0]:.2f} / {load_start[1]:.2f} / "
