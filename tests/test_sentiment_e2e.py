@@ -16,15 +16,16 @@ def test_prediction_in_chromium(server_url, page):
     box.fill("An absolutely wonderful, moving film with a superb cast.")
     box.press("Control+Enter")
     wait_idle(page)
-    result = page.locator(".st-key-sent-result")
+    # Elements of the previous run can linger, marked stale, while the new run draws: read the fresh ones.
+    result = page.locator(".st-key-sent-result[data-stale='false']")
     result.locator("[data-testid='stDataFrame']").wait_for()
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
     result.scroll_into_view_if_needed()
     result.screenshot(path=str(ARTIFACTS / "sentiment-prediction.png"))
-    chart = page.locator(".st-key-sent-running")
+    chart = page.locator(".st-key-sent-running[data-stale='false']")
     chart.locator(".main-svg").first.wait_for()
     chart.screenshot(path=str(ARTIFACTS / "sentiment-running.png"))
-    heat = page.locator(".st-key-sent-heatmap")
+    heat = page.locator(".st-key-sent-heatmap[data-stale='false']")
     heat.locator(".main-svg").first.wait_for()
     heat.screenshot(path=str(ARTIFACTS / "sentiment-heatmap.png"))
