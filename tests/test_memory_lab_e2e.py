@@ -13,7 +13,7 @@ def test_memory_lab_shows_curves_and_trains_live(server_url, page):
     goto(page, f"{server_url}/memory_lab")
     page.get_by_role("heading", name="Memory lab").wait_for()
     charts = page.locator("[data-testid='stPlotlyChart']")
-    charts.first.wait_for()
+    charts.nth(4).wait_for()  # the five charts arrive one by one on a busy machine
     assert charts.count() >= 5  # accuracy, gradient norms, loss curves, clipping norm + loss
     assert page.locator("[data-testid='stException']").count() == 0
     for i, name in enumerate(("accuracy", "gradnorm", "losses", "clip_norm", "clip_loss")):

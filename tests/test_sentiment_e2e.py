@@ -16,8 +16,8 @@ def test_prediction_in_chromium(server_url, page):
     box.fill("An absolutely wonderful, moving film with a superb cast.")
     box.press("Control+Enter")
     wait_idle(page)
-    # Elements of the previous run can linger, marked stale, while the new run draws: read the fresh ones.
-    result = page.locator(".st-key-sent-result[data-stale='false']")
+    # Charts of the previous run can linger, marked stale, while the new run draws: read the fresh ones.
+    result = page.locator(".st-key-sent-result")
     result.locator("[data-testid='stDataFrame']").wait_for()
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
