@@ -70,7 +70,7 @@ def test_a_trained_model_survives_reruns_through_the_proxy(proxy, browser):
         epochs.fill(value)
         epochs.press("Enter")
         wait_idle(page)
-        assert page.locator(".st-key-fc-download-lstm").count() == 1
+        page.locator(".st-key-fc-download-lstm[data-stale='false']").wait_for()  # still there after the rerun
     assert page.locator("[data-testid='stException']").count() == 0
     page.get_by_role("link", name="Home").first.click()
     wait_idle(page)
