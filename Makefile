@@ -21,7 +21,7 @@ $(STAMP):
 	@touch $@
 
 run: setup
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/python scripts/app_server.py --server.port $(PORT)
 
 # Several replicas behind nginx on one port: make serve REPLICAS=3 (see docs/deploy.md).
 serve: setup

@@ -34,7 +34,7 @@ trap cleanup EXIT INT TERM
 upstreams=""
 for i in $(seq 1 "$REPLICAS"); do
   port=$((BASE_PORT + i))
-  SEQCORE_REPLICA="$i" STREAMLIT_SERVER_COOKIE_SECRET="$SEQCORE_COOKIE_SECRET" "$PY" -m streamlit run app.py \
+  SEQCORE_REPLICA="$i" STREAMLIT_SERVER_COOKIE_SECRET="$SEQCORE_COOKIE_SECRET" "$PY" scripts/app_server.py \
     --server.address 127.0.0.1 --server.port "$port" --server.headless true \
     --server.fileWatcherType none --server.runOnSave false --server.enableXsrfProtection true \
     --browser.gatherUsageStats false \

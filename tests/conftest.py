@@ -69,7 +69,7 @@ def server_url():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS / "streamlit-server.log", "w")  # noqa: SIM115 (open for the whole session)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, str(ROOT / "scripts" / "app_server.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -107,18 +107,56 @@ def browser():
         b.close()
 
 
+# Runs in the top frame before Streamlit's own code: notes the time of the last user input and of the last
+# time the script started running, so wait_idle can tell "idle after my action" from "idle, action not yet
+# sent". Without it, a check right after a click could read the page before the rerun it causes began.
+TRACK_RUNS_JS = """(() => {
+  if (window.top !== window) return;
+  const s = window.__seqRuns = {input: 0, runStart: 0};
+  const mark = () => { s.input = performance.now(); };
+  for (const t of ['click', 'keydown', 'change', 'input']) document.addEventListener(t, mark, true);
+  const watch = () => {
+    const app = document.querySelector("[data-testid='stApp']");
+    if (!app) return setTimeout(watch, 30);
+    new MutationObserver((recs) => {
+      const cur = app.getAttribute('data-test-script-state');
+      if (cur === 'running' || recs.some((r) => r.oldValue === 'running')) s.runStart = performance.now();
+    }).observe(app, {attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state']});
+  };
+  watch();
+})();"""
+
+IDLE_AFTER_INPUT_JS = """(grace) => {
+  const app = document.querySelector("[data-testid='stApp']");
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const s = window.__seqRuns;
+  return !s || s.runStart >= s.input || performance.now() - s.input > grace;
+}"""
+
+
+def new_context(browser, **kw):
+    """A browser context whose pages track script runs for wait_idle."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, **kw)
+    context.add_init_script(TRACK_RUNS_JS)
+    return context
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = new_context(browser)
     pg = context.new_page()
     pg.set_default_timeout(60_000)
     yield pg
     context.close()
 
 
-def wait_idle(page, timeout: float = 120_000) -> None:
-    """Wait until Streamlit has finished running the script after the last action."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+def wait_idle(page, timeout: float = 120_000, grace_ms: float = 1500) -> None:
+    """Wait until Streamlit has finished the rerun caused by the last user input.
+
+    An input that causes no rerun (a hover, typing before Enter) returns after `grace_ms` of quiet; on a
+    page opened without new_context() this falls back to waiting for the idle state alone.
+    """
+    page.wait_for_function(IDLE_AFTER_INPUT_JS, arg=grace_ms, timeout=timeout, polling=50)
 
 
 def goto(page, url: str) -> None:

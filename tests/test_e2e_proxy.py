@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT, _free_port, goto, wait_healthy, wait_idle
+from tests.conftest import ARTIFACTS, ROOT, _free_port, goto, new_context, wait_healthy, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,7 @@ def replica_of(page) -> str:
 
 
 def open_home(browser, url):
-    ctx = browser.new_context()
+    ctx = new_context(browser)
     page = ctx.new_page()
     page.set_default_timeout(60_000)
     goto(page, url)
