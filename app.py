@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages._profile import profiled
 from seqcore.device import set_threads
 
 ROOT = Path(__file__).parent
@@ -47,6 +48,43 @@ def headline(task: str, metrics: dict) -> dict:
             "baseline": None if baseline is None else round(baseline, 3)}
 
 
+def loaded_models() -> list[dict] | None:
+    """One row per model held in the pages' st.cache_resource caches, with a SHA-256 of its weights; None when
+    this Streamlit version keeps its caches elsewhere.
+
+    Shared models must stay read-only: a hash that changes while the server runs means some session modified
+    one. bench/load.py reads this table before and after its concurrent sessions.
+    """
+    from seqcore.checkpoints import find_modules, weights_sha256
+
+    # Streamlit has no public API listing cached values; these are 1.67's internals, read-only, under their locks.
+    try:
+        from streamlit.runtime.caching.cache_resource_api import _resource_caches as caches
+
+        with caches._caches_lock:
+            function_caches = [c for by_key in caches._function_caches.values() for c in by_key.values()]
+        entries = []
+        for cache in function_caches:
+            with cache._mem_cache_lock:
+                entries += [(cache.display_name, r.value) for r in list(cache._mem_cache.values())]
+    except (ImportError, AttributeError):
+        return None
+    rows: dict[int, dict] = {}
+    for func, value in entries:
+        for path, module, name in find_modules(value, func.rsplit(".", 1)[-1] + "()"):
+            row = rows.get(id(module))
+            if row is None:
+                state = module.state_dict()
+                rows[id(module)] = {
+                    "checkpoint": name or "", "model": type(module).__name__, "held by": path, "entries": 1,
+                    "parameters": sum(t.numel() for t in state.values()),
+                    "dtype": str(next(iter(state.values())).dtype).removeprefix("torch.") if state else "",
+                    "SHA-256 of the weights": weights_sha256(state), "object": f"{id(module):x}"}
+            else:
+                row["entries"] += 1
+    return sorted(rows.values(), key=lambda r: (r["held by"], r["checkpoint"], r["object"]))
+
+
 def available_pages() -> list[tuple[str, str, str, str]]:
     return [p for p in PAGES if (ROOT / p[0]).exists()]
 
@@ -80,6 +118,17 @@ def home() -> None:
         st.caption("Held-out figures from each model card; `checkpoints/*.json` says how each was made.")
     else:
         st.info("No trained models yet. The pages train one on demand; `make models` rebuilds the shipped set.")
+    with st.expander("Loaded models"), st.container(key="home-loaded-models"):
+        rows = loaded_models()
+        if rows is None:
+            st.info("This Streamlit version does not expose its resource caches; nothing to list.")
+        elif not rows:
+            st.write("No page has loaded a model in this server yet.")
+        else:
+            st.caption("Models this server holds once and shares read-only with every session (`st.cache_resource`). "
+                       "The SHA-256 covers every tensor of the state_dict in key order; it stays the same for as "
+                       "long as the server runs unless something modified a shared model.")
+            st.table(rows, hide_index=True)
     with st.expander("Versions"):
         st.json(versions())
 
@@ -91,4 +140,5 @@ nav = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True)]
     + [st.Page(path, title=title, icon=icon) for path, title, icon, _ in available_pages()]
 )
-nav.run()
+with profiled(nav.url_path):  # no-op unless SEQCORE_PROFILE_DIR is set (see pages/_profile.py)
+    nav.run()

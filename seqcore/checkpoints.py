@@ -166,3 +166,60 @@ def find_checkpoint(name: str, task: str | None = None) -> CheckpointInfo:
             return info
     where = f" for task {task!r}" if task else ""
     raise CheckpointError(f"no checkpoint named {name!r}{where}; `seqcore info` lists them")
+
+
+def weights_sha256(model: torch.nn.Module | dict[str, torch.Tensor]) -> str:
+    """SHA-256 over a model's state_dict (or a state dict) in key order: each key, dtype, shape and raw bytes.
+
+    Two models hash equal only if every tensor is bit-identical, so a shared cached model that some session
+    modified in place (an optimizer step, a `.half()`, a buffer update) shows up as a changed hash.
+    """
+    import hashlib
+
+    state = model.state_dict() if isinstance(model, torch.nn.Module) else model
+    h = hashlib.sha256()
+    for key, t in state.items():
+        t = t.detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}\n".encode())
+        # view as bytes rather than .numpy(): numpy has no bfloat16
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def find_modules(obj, path: str = "", depth: int = 4) -> list[tuple[str, torch.nn.Module, str | None]]:
+    """(path, module, checkpoint name or None) for each distinct top-level nn.Module inside `obj`.
+
+    Containers and seqcore objects are searched `depth` levels deep; a module's own submodules are not listed.
+    The name comes from the nearest model card beside the module (a `card` attribute, or a card dict in the
+    same tuple, as `load()` functions return). For listing what a cache holds.
+    """
+    found: list[tuple[str, torch.nn.Module, str | None]] = []
+    seen: set[int] = set()
+
+    def card_name(card) -> str | None:
+        return card.get("name") if isinstance(card, dict) and "task" in card else None
+
+    def walk(o, p: str, d: int, name: str | None) -> None:
+        if id(o) in seen:
+            return
+        seen.add(id(o))
+        if isinstance(o, torch.nn.Module):
+            found.append((p, o, name))
+        elif d <= 0 or isinstance(o, (str, bytes, torch.Tensor)):
+            return
+        elif isinstance(o, dict):
+            for k, v in o.items():
+                walk(v, f"{p}[{k!r}]", d - 1, name)
+        elif isinstance(o, (list, tuple)):
+            name = next((n for v in o if (n := card_name(v))), name)
+            for i, v in enumerate(o):
+                walk(v, f"{p}[{i}]", d - 1, name)
+        # only our own objects: walking pandas or numpy internals would be slow and never finds a model
+        elif type(o).__module__.startswith("seqcore") and hasattr(o, "__dict__"):
+            attrs = vars(o)
+            name = card_name(attrs.get("card")) or name
+            for k, v in attrs.items():
+                walk(v, f"{p}.{k}", d - 1, name)
+
+    walk(obj, path, depth, None)
+    return found

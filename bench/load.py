@@ -1,0 +1,474 @@
+"""Many users at once: N concurrent real browser sessions against one Streamlit server (issues 8 and 10).
+
+One `streamlit run` server (started as bench/pages.py starts it, or an existing one with --url), one headless
+Chromium (Debian's) driven by Playwright's async API, N browser contexts = N independent Streamlit sessions
+running at the same time. Each session visits every page, starting at a different page (session i starts at
+page i mod 6, so the pages are mixed as in a class), and on each page does its main action once per round:
+
+  forecast    what-if shock +1% (re-forecast with the shared weights)
+  music       generate a tune with a new seed (500 chars, LSTM)
+  sentiment   predict a new review (Ctrl+Enter)
+  captioning  new scene -> captions
+  attention   new input text -> step-through
+  memory lab  view: open the page until its shipped run's accuracy chart is drawn (its only other action
+              is training, which this benchmark leaves out)
+
+An action's latency runs from the click / key press to the rerun it caused finishing and its result element
+being visible (as bench/pages.py measures it). Sessions act back to back with no think time unless --think:
+a worst case for the server, since a person reads a result before the next click.
+
+Errors (must be 0): exception elements (`stException`), `st.error` boxes, timeouts (--timeout per step) and
+uncaught JavaScript errors in the page. Memory: VmRSS of the server process and its children (/proc), sampled
+every 0.5 s during the run; peak reported. Weight integrity: the home page's "Loaded models" table (app.py)
+lists every model held in the pages' `st.cache_resource` caches with a SHA-256 of its weights; it is read
+before and after the load, and every model held at both times must hash the same.
+
+Sessions per replica: the largest N with 0 errors and a main-action p95 under --target-p95 (2 s).
+
+Run: python bench/load.py [--sessions 10 | --sessions 1,5,10,20] [--rounds 1] [--think 0]
+                          [--url http://host:port --pid PID ...] [--pages sentiment,captioning] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._report import markdown_table, write_section  # noqa: E402
+from bench.pages import CHROMIUM, IDLE, WATCH, Server, pages  # noqa: E402
+
+TARGET_P95_S = 2.0
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream"]
+ERRORS_JS = """() => [
+  ...Array.from(document.querySelectorAll("[data-testid='stException']"), (e) => 'exception: ' + e.innerText),
+  ...Array.from(document.querySelectorAll("[data-testid='stAlertContentError']"), (e) => 'st.error: ' + e.innerText),
+]"""
+TABLE_JS = """() => {
+  const t = document.querySelector('.st-key-home-loaded-models table');
+  return t ? Array.from(t.querySelectorAll('tr'), (tr) => Array.from(tr.querySelectorAll('th,td'),
+                                                                      (c) => c.textContent.trim())) : null;
+}"""
+
+
+# ---- pure parts (tests/test_load_bench.py) --------------------------------------------------
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation between order statistics (numpy's default)."""
+    if not values:
+        return float("nan")
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+@dataclass
+class Sample:
+    session: int
+    page: str
+    kind: str  # "open" (navigate until the page's main element is drawn) or "action"
+    seconds: float
+
+
+@dataclass
+class Failure:
+    session: int
+    page: str
+    what: str
+
+
+@dataclass
+class PointResult:
+    sessions: int
+    samples: list[Sample] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    warmup_failures: list[Failure] = field(default_factory=list)
+    wall_s: float = 0.0
+    rss_start_mb: float | None = None
+    rss_peak_mb: float | None = None
+    weights: dict = field(default_factory=dict)
+
+
+def latency_summary(samples: list[Sample], kind: str = "action") -> dict[str, dict]:
+    """Per page and overall ("all"): runs, p50, p95, max seconds of one kind of sample."""
+    by_page: dict[str, list[float]] = {}
+    for s in samples:
+        if s.kind == kind:
+            by_page.setdefault(s.page, []).append(s.seconds)
+    out = {p: {"runs": len(v), "p50": percentile(v, 50), "p95": percentile(v, 95), "max": max(v)}
+           for p, v in by_page.items()}
+    every = [x for v in by_page.values() for x in v]
+    if every:
+        out["all"] = {"runs": len(every), "p50": percentile(every, 50), "p95": percentile(every, 95),
+                      "max": max(every)}
+    return out
+
+
+def parse_loaded_models(table: list[list[str]] | None) -> dict[str, dict]:
+    """The home page's Loaded models table (header row first) -> {object id: row}."""
+    if not table:
+        return {}
+    header, *rows = table
+    out = {}
+    for cells in rows:
+        row = dict(zip(header, cells, strict=False))
+        if "object" in row:
+            out[row["object"]] = row
+    return out
+
+
+def compare_weights(before: dict[str, dict], after: dict[str, dict]) -> dict:
+    """Models held both before and after must have the same weight hash; the others are counted, not judged
+    (a bounded cache may evict an entry, and an action may load a model that was not held yet)."""
+    key = "SHA-256 of the weights"
+    both = sorted(set(before) & set(after))
+    changed = [f"{before[o].get('checkpoint') or before[o].get('model')} ({before[o].get('held by')})"
+               for o in both if before[o].get(key) != after[o].get(key)]
+    return {"before": len(before), "after": len(after), "compared": len(both), "changed": changed,
+            "gone": len(set(before) - set(after)), "new": len(set(after) - set(before)),
+            "identical": bool(both) and not changed}
+
+
+def capacity(results: list[PointResult], target_p95: float) -> int | None:
+    """The largest session count with no error and an overall main-action p95 under the target."""
+    ok = [r.sessions for r in results if ok_point(r, target_p95)]
+    return max(ok) if ok else None
+
+
+def ok_point(r: PointResult, target_p95: float) -> bool:
+    overall = latency_summary(r.samples).get("all")
+    return (not r.failures and not r.warmup_failures and overall is not None and overall["p95"] < target_p95
+            and not r.weights.get("changed"))
+
+
+def sweep_rows(results: list[PointResult], target_p95: float) -> list[dict]:
+    rows = []
+    for r in results:
+        act, opn = latency_summary(r.samples).get("all", {}), latency_summary(r.samples, "open").get("all", {})
+        w = r.weights
+        rows.append({
+            "sessions": r.sessions, "actions": act.get("runs", 0),
+            "errors": len(r.failures) + len(r.warmup_failures),
+            "action p50 s": round(act.get("p50", float("nan")), 2),
+            "action p95 s": round(act.get("p95", float("nan")), 2),
+            "action max s": round(act.get("max", float("nan")), 2),
+            "page open p50 s": round(opn.get("p50", float("nan")), 2),
+            "page open p95 s": round(opn.get("p95", float("nan")), 2),
+            "actions / min": round(60 * act.get("runs", 0) / r.wall_s, 1) if r.wall_s else "",
+            "server RSS start MiB": "-" if r.rss_start_mb is None else round(r.rss_start_mb),
+            "server RSS peak MiB": "-" if r.rss_peak_mb is None else round(r.rss_peak_mb),
+            "weights identical": ("yes" if w.get("identical") else "**NO**" if w.get("changed") else "n/a")
+            + (f" ({w['compared']} models)" if w.get("compared") else ""),
+            f"p95 < {target_p95:g} s, 0 errors": "yes" if ok_point(r, target_p95) else "no",
+        })
+    return rows
+
+
+def page_rows(results: list[PointResult], labels: dict[str, str]) -> list[dict]:
+    """One row per page: p50 / p95 of its main action at each session count."""
+    rows = []
+    summaries = [(r.sessions, latency_summary(r.samples)) for r in results]
+    for page, label in [*labels.items(), ("all", "all pages")]:
+        row = {"main action": label}
+        for n, s in summaries:
+            v = s.get(page)
+            row[f"{n} sessions: p50 / p95 s"] = f"{v['p50']:.2f} / {v['p95']:.2f}" if v else "-"
+        rows.append(row)
+    return rows
+
+
+# ---- the browser side ---------------------------------------------------------------------
+
+@dataclass
+class Step:
+    path: str  # URL path of the page
+    label: str  # the main action, for the tables
+    ready: str  # selector of the element that means the page has drawn its main content
+    action: Callable[..., Awaitable[float]] | None  # (pg, n, timeout_ms) -> seconds; None: opening is the action
+
+
+async def timed(pg, act: Callable[[], Awaitable], result: str, timeout_ms: float) -> float:
+    """Seconds from act() to the rerun it caused finishing and `result` being visible (bench/pages.py's clock)."""
+    await pg.wait_for_selector(IDLE, timeout=timeout_ms)
+    await pg.evaluate(WATCH)
+    t0 = time.perf_counter()
+    await act()
+    # 50 ms polling, not 10: with 20 sessions, fast polling in 20 pages is itself load on 2 cores
+    await pg.wait_for_function("() => window.__bench && window.__bench.done", polling=50, timeout=timeout_ms)
+    await pg.locator(result).first.wait_for(state="visible", timeout=timeout_ms)
+    return time.perf_counter() - t0
+
+
+def steps(only: list[str] | None = None) -> list[Step]:
+    ready = {path: sel for path, _, sel in pages()}
+    weights = ready["attention"]
+
+    async def forecast(pg, n, t):
+        await pg.locator(".st-key-fc-shock input[type='range']").focus()
+        return await timed(pg, lambda: pg.keyboard.press("ArrowRight"), ".st-key-fc-whatif-chart .main-svg", t)
+
+    async def music(pg, n, t):
+        box = pg.locator(".st-key-music_seed input")
+        await box.fill(str(1000 + n))
+        await box.press("Enter")
+        await asyncio.sleep(0.3)  # let the seed's rerun start before waiting for the idle state
+        await pg.wait_for_selector(IDLE, timeout=t)
+        return await timed(pg, pg.locator(".st-key-music_generate button").click, "[data-testid='stAudio']", t)
+
+    async def sentiment(pg, n, t):
+        box = pg.locator(".st-key-sent-text-0 textarea")
+        await box.fill(f"Review {n}: a moving film with a superb cast, though the ending dragged a little.")
+        return await timed(pg, lambda: box.press("Control+Enter"), ".st-key-sent-result [data-testid='stDataFrame']",
+                           t)
+
+    async def caption(pg, n, t):
+        return await timed(pg, pg.locator(".st-key-cap-new button").click, ".st-key-cap-overlay-lstm img", t)
+
+    async def attention(pg, n, t):
+        box = pg.locator(".st-key-att-text input")
+        await box.fill(f"the cat sat on mat {n}")
+        return await timed(pg, lambda: box.press("Enter"), weights, t)
+
+    out = [
+        Step("forecast", "forecast: what-if shock +1%", ready["forecast"], forecast),
+        Step("music", "music: generate (new seed)", ready["music"], music),
+        Step("sentiment", "sentiment: predict a new review", ready["sentiment"], sentiment),
+        Step("captioning", "captioning: new scene", ready["captioning"], caption),
+        Step("attention", "attention: new input text", ready["attention"], attention),
+        Step("memory_lab", "memory lab: view the shipped run", ready["memory_lab"], None),
+    ]
+    return [s for s in out if only is None or s.path in only]
+
+
+async def new_page(browser, timeout_ms: float):
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = await ctx.new_page()
+    pg.set_default_timeout(timeout_ms)
+    return ctx, pg
+
+
+async def run_session(browser, url: str, i: int, plan: list[Step], rounds: int, think: float, timeout_ms: float,
+                      samples: list[Sample], failures: list[Failure]) -> None:
+    ctx, pg = await new_page(browser, timeout_ms)
+    js_errors: list[str] = []
+    pg.on("pageerror", lambda e: js_errors.append(str(e)))
+    k = i % len(plan)
+    order = plan[k:] + plan[:k]
+    try:
+        for r in range(rounds):
+            for step in order:
+                n = 1000 * i + r  # a new input per session and round: no cached answer is reused
+                try:
+                    t0 = time.perf_counter()
+                    await pg.goto(f"{url}/{step.path}", timeout=timeout_ms)
+                    await pg.locator(step.ready).first.wait_for(state="visible", timeout=timeout_ms)
+                    await pg.wait_for_selector(IDLE, timeout=timeout_ms)
+                    opened = time.perf_counter() - t0
+                    if step.action is None:
+                        samples.append(Sample(i, step.path, "action", opened))
+                    else:
+                        samples.append(Sample(i, step.path, "open", opened))
+                        samples.append(Sample(i, step.path, "action", await step.action(pg, n, timeout_ms)))
+                    failures += [Failure(i, step.path, e[:300]) for e in await pg.evaluate(ERRORS_JS)]
+                except Exception as e:  # a timeout or a closed page is an error of this step, not of the run
+                    first = (str(e).splitlines() or [""])[0]
+                    failures.append(Failure(i, step.path, f"{type(e).__name__}: {first[:200]}"))
+                failures += [Failure(i, step.path, f"JavaScript: {e[:200]}") for e in js_errors]
+                js_errors.clear()
+                if think:
+                    await asyncio.sleep(think)
+    finally:
+        await ctx.close()
+
+
+async def read_loaded_models(browser, url: str, timeout_ms: float) -> tuple[str | None, dict[str, dict]]:
+    """(replica label or None, {object id: row}) from the home page's Loaded models table."""
+    ctx, pg = await new_page(browser, timeout_ms)
+    try:
+        await pg.goto(f"{url}/")
+        await pg.locator("h1:has-text('Sequence Studio')").wait_for(state="visible")
+        await pg.wait_for_selector(IDLE)
+        await pg.get_by_text("Loaded models", exact=True).click()
+        # the expander's body arrives after its caption: wait for the table or one of the "nothing" messages
+        await pg.locator(".st-key-home-loaded-models").locator(
+            "table, [data-testid='stAlert'], :text('No page has loaded')").first.wait_for(state="attached")
+        table = await pg.evaluate(TABLE_JS)
+        served = pg.get_by_text("Served by replica")
+        replica = (await served.first.inner_text()).strip() if await served.count() else None
+        return replica, parse_loaded_models(table)
+    finally:
+        await ctx.close()
+
+
+class MemorySampler:
+    """Peak VmRSS of the server's process trees, read from /proc every `every` s in a thread."""
+
+    def __init__(self, pids: list[int], every: float = 0.5):
+        # Server.rss_mb reads only self.proc.pid: reuse it for processes this script did not start
+        self.procs = [SimpleNamespace(proc=SimpleNamespace(pid=p)) for p in pids]
+        self.every, self.peak, self._stop = every, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def now(self) -> float:
+        return sum(Server.rss_mb(p) for p in self.procs)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.now())
+            self._stop.wait(self.every)
+
+    def __enter__(self):
+        self.start = self.now()
+        self.peak = self.start
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.now())
+
+
+async def run_point(url: str, n: int, plan: list[Step], args, pids: list[int]) -> PointResult:
+    from playwright.async_api import async_playwright
+
+    res = PointResult(sessions=n)
+    timeout_ms = args.timeout * 1000
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            # one untimed visit of every page and action first: loads every default model, so "before" lists
+            # them and the timed run measures serving, not loading
+            warm: list[Sample] = []
+            await run_session(browser, url, 0, plan, 1, 0, timeout_ms, warm, res.warmup_failures)
+            replica_before, before = await read_loaded_models(browser, url, timeout_ms)
+            sampler = MemorySampler(pids) if pids else None
+            if sampler:
+                sampler.__enter__()
+            t0 = time.perf_counter()
+            try:
+                await asyncio.gather(*(run_session(browser, url, i, plan, args.rounds, args.think, timeout_ms,
+                                                   res.samples, res.failures) for i in range(n)))
+            finally:
+                res.wall_s = time.perf_counter() - t0
+                if sampler:
+                    sampler.__exit__(None, None, None)
+                    res.rss_start_mb, res.rss_peak_mb = sampler.start, sampler.peak
+            replica_after, after = await read_loaded_models(browser, url, timeout_ms)
+            res.weights = compare_weights(before, after)
+            res.weights["replicas"] = [replica_before, replica_after]
+        finally:
+            await browser.close()
+    return res
+
+
+def report(results: list[PointResult], args, plan: list[Step], load_start, load_end) -> str:
+    target = args.target_p95
+    best = capacity(results, target)
+    labels = {s.path: s.label for s in plan}
+    failures = [f for r in results for f in (r.warmup_failures + r.failures)]
+    where = (f"an existing server at `{args.url}`" if args.url else
+             "one `streamlit run app.py` server started by the script (as bench/pages.py starts it)")
+    changed = [c for r in results for c in r.weights.get("changed", [])]
+    body = (
+        f"{where}; one headless Debian Chromium (Playwright async API) with one browser context per session, all "
+        f"sessions running at once. Each session visits every page, starting at a different one, and does its main "
+        f"action {args.rounds} time(s) per page with a new input each time, back to back"
+        + (f" with {args.think:g} s of think time" if args.think else ", no think time (a worst case)")
+        + ". Before the timed run one untimed session visits every page once, so every default model is loaded. "
+        "Latency of an action: click / key press to the rerun finished and the result visible; the memory lab's "
+        "action is opening it (its other action is training, left out). Errors: exception elements, `st.error` "
+        f"boxes, JavaScript errors and timeouts ({args.timeout:g} s a step). Memory: VmRSS of the server process and "
+        "its children, sampled every 0.5 s during the run. Weights: SHA-256 of every model held in the pages' "
+        "`st.cache_resource` caches (the home page's *Loaded models* table) before and after; every model held at "
+        "both times must be identical.\n\n"
+        + markdown_table(sweep_rows(results, target), ".2f")
+        + "\n\n"
+        + (f"**Sessions per replica: {best}** of the counts tried"
+           if best else "**No session count tried met the criterion**")
+        + f" (criterion: 0 errors, unchanged weights, main-action p95 under {target:g} s over all pages).\n\n"
+        + "### Main action latency per page\n\n"
+        + markdown_table(page_rows(results, labels))
+        + "\n\n"
+        + (("**Errors:** " + "; ".join(f"session {f.session} {f.page}: {f.what}" for f in failures[:10])
+            + (f" (and {len(failures) - 10} more)" if len(failures) > 10 else "") + "\n\n") if failures else "")
+        + (("**Weights changed:** " + "; ".join(changed) + "\n\n") if changed else "")
+        + f"Load average (1/5/15 min) at the start {load_start[0]:.2f} / {load_start[1]:.2f} / {load_start[2]:.2f}, "
+        f"at the end {load_end[0]:.2f} / {load_end[1]:.2f} / {load_end[2]:.2f}. This is a **2-core CPU shared with "
+        "other jobs**, and the browser sessions run on the same two cores as the server: Chromium drawing N pages of "
+        "plotly competes with the server for CPU, so these figures are a pessimistic bound for a replica whose "
+        "users' browsers run on their own machines, and they are noisy."
+    )
+    return body
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", default="10", help="concurrent sessions; a comma list sweeps: 1,5,10,20")
+    ap.add_argument("--rounds", type=int, default=1, help="visits of every page per session")
+    ap.add_argument("--think", type=float, default=0.0, help="seconds a session waits between steps")
+    ap.add_argument("--timeout", type=float, default=120.0, help="seconds one step may take before it is an error")
+    ap.add_argument("--target-p95", type=float, default=TARGET_P95_S, help="main-action p95 target, seconds")
+    ap.add_argument("--url", help="an existing server (e.g. make serve's nginx); default: start one")
+    ap.add_argument("--pid", type=int, action="append", default=[],
+                    help="with --url: a server process whose tree's memory to sample (repeatable)")
+    ap.add_argument("--pages", help="comma list of page paths to use (default: all six)")
+    ap.add_argument("--section", default="load", help="BENCHMARKS.md section to write")
+    ap.add_argument("--no-write", action="store_true", help="print the table, leave BENCHMARKS.md alone")
+    ap.add_argument("--json", help="also write the raw results here")
+    args = ap.parse_args()
+    sizes = [int(x) for x in args.sessions.split(",") if x.strip()]
+    if not sizes or min(sizes) < 1:
+        sys.exit("--sessions takes positive counts, e.g. 10 or 1,5,10,20")
+    if not os.path.exists(CHROMIUM):
+        sys.exit(f"bench/load.py needs {CHROMIUM} (make browser installs it)")
+    plan = steps(args.pages.split(",") if args.pages else None)
+    if not plan:
+        sys.exit(f"--pages names none of {[s.path for s in steps()]}")
+
+    load_start = os.getloadavg()
+    results = []
+    for n in sizes:
+        # a fresh server per count: the peak memory and the weight check then belong to this count alone
+        server = None if args.url else Server(tempfile.mkdtemp(prefix="bench-load-home-"))
+        try:
+            url = args.url or server.url
+            pids = args.pid if args.url else [server.proc.pid]
+            res = asyncio.run(run_point(url, n, plan, args, pids))
+        finally:
+            if server:
+                server.stop()
+        results.append(res)
+        act = latency_summary(res.samples).get("all", {})
+        print(f"{n} sessions: {act.get('runs', 0)} actions, p50 {act.get('p50', float('nan')):.2f} s, "
+              f"p95 {act.get('p95', float('nan')):.2f} s, errors {len(res.failures) + len(res.warmup_failures)}, "
+              f"peak RSS {res.rss_peak_mb}, weights {res.weights}", file=sys.stderr, flush=True)
+    body = report(results, args, plan, load_start, os.getloadavg())
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=1))
+    if not args.no_write:
+        title = "Many users: concurrent browser sessions on one server" + (" (via --url)" if args.url else "")
+        write_section(args.section, title, body)
+    print(body)
+    if any(r.failures or r.warmup_failures or r.weights.get("changed") for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
