@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from pages._shared import how_it_works, show_job, start_job
 from seqcore.checkpoints import list_checkpoints
@@ -105,32 +103,23 @@ with left:
         st.image(image, caption=f"reference: {truth}" if truth else "your image (64x64)", width="stretch")
 
 
-def attention_figure(img: np.ndarray, maps: np.ndarray, words: list[str], key: str) -> None:
-    """Small multiples: the image shaded by attention, one panel per word."""
-    n = len(words)
-    cols = min(n, 5)
-    rows = (n + cols - 1) // cols
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=words, horizontal_spacing=0.02,
-                        vertical_spacing=0.08)
-    for i, m in enumerate(maps):
-        fig.add_trace(go.Image(z=C.overlay(img, m)), row=i // cols + 1, col=i % cols + 1)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(height=150 * rows + 30, margin=dict(l=0, r=0, t=30, b=0))
-    st.plotly_chart(fig, key=key)
+def small_multiples(img: np.ndarray, maps: np.ndarray, words: list[str]) -> None:
+    """One shaded copy of the image per word, in a row that wraps. Plain images, not a plotly grid of
+    go.Image traces: those sent every pixel as JSON and made a new scene take over a second in the browser."""
+    st.image([C.overlay(img, m) for m in maps], caption=words, width=96)
 
 
-def show_decoder(decoder: str, img: np.ndarray) -> None:
-    st.subheader(DECODER_TITLES[decoder])
+def caption_for(decoder: str, img: np.ndarray):
+    """(model, card, Caption) from this session's or the shipped captioner; None after showing why not."""
     try:
         loaded = model_for(decoder, dataset)
     except SeqcoreError as e:
         st.error(f"{e}. Train a {decoder} captioner below (`make models` rebuilds the shipped one); the other "
                  "decoder still works.")
-        return
+        return None
     if loaded is None:
         st.info(f"No {decoder} captioner for {dataset} yet: train one below (`make models` rebuilds the defaults).")
-        return
+        return None
     model, card = loaded
     metrics = card.get("metrics", {})
     if metrics.get("bleu4") is not None and metrics["bleu4"] < metrics.get("baseline_nn_bleu4", 0) + 10:
@@ -141,7 +130,13 @@ def show_decoder(decoder: str, img: np.ndarray) -> None:
     st.markdown(f"### “{cap.text or '(empty)'}”")
     st.caption(f"model {card['name']} · {'greedy' if beam == 1 else f'beam {beam}'} · "
                f"log-prob {cap.score:.2f}")
+    return model, card, cap
+
+
+def show_attention(decoder: str, img: np.ndarray, model, cap) -> None:
+    """The word slider's overlay and the small multiples for one decoder's caption."""
     if not cap.words:
+        st.info("An empty caption has no attention to show.")
         return
     att = cap.attention  # (words + 1, L, H, N)
     if decoder == "transformer":
@@ -159,15 +154,25 @@ def show_decoder(decoder: str, img: np.ndarray) -> None:
     with st.container(key=f"cap-overlay-{decoder}"):
         st.image(C.overlay(img, maps[word]), width=256,
                  caption=f"where it looked while writing “{cap.words[word]}” (peak weight {maps[word].max():.2f})")
-    attention_figure(img, maps, cap.words, key=f"cap-grid-{decoder}")
+    small_multiples(img, maps, cap.words)
 
 
 if image is not None:
     with right:
-        tabs = st.tabs([DECODER_TITLES[d] for d in ("lstm", "transformer")])
-        for tab, decoder in zip(tabs, ("lstm", "transformer"), strict=True):
-            with tab:
-                show_decoder(decoder, image)
+        # Both captions are cheap (a few ms); the attention maps are what the browser has to draw, so only the
+        # open tab runs (on_change="rerun").
+        results = {}
+        for col, decoder in zip(st.columns(2), C.DECODERS, strict=True):
+            with col:
+                st.subheader(DECODER_TITLES[decoder])
+                results[decoder] = caption_for(decoder, image)
+        tabs = st.tabs([f"Where the {DECODER_TITLES[d].split()[0]} looked" for d in C.DECODERS],
+                       key="cap-view", on_change="rerun")
+        for tab, decoder in zip(tabs, C.DECODERS, strict=True):
+            if tab.open and results[decoder] is not None:
+                with tab:
+                    model, _, cap = results[decoder]
+                    show_attention(decoder, image, model, cap)
 
 # ---------------------------------------------------------------- held-out scores
 

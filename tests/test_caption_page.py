@@ -33,9 +33,15 @@ def test_random_scene_gets_both_captions_and_attention(app):
     md = texts(app)
     assert "model caption-lstm-shapes" in md and "model caption-transformer-shapes" in md
     assert app.select_slider(key="cap-word-lstm").value == 0
-    assert len(app.get("plotly_chart")) >= 2  # small multiples for each decoder
+    words = app.select_slider(key="cap-word-lstm").options
+    assert any(im.captions == words for im in app.get("image"))  # small multiples: one image per word
+    # Only the open tab draws its maps (what clicking the tab does): the Transformer's are not there yet.
+    assert not [s for s in app.selectbox if s.key == "cap-head"]
     app.button(key="cap-new").click().run()
+    app.session_state["cap-view"] = "Where the Transformer looked"
+    app.run()
     app.selectbox(key="cap-head").set_value("layer 1, head 2").run()
+    assert app.select_slider(key="cap-word-transformer").options  # its own word slider, now drawn
     assert not app.exception and not app.error
 
 

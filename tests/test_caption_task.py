@@ -60,6 +60,27 @@ def test_greedy_equals_beam_of_one_and_maps_sum_to_one(decoder):
         C.caption_images(model, imgs, beam=0)
 
 
+@torch.inference_mode()
+def test_transformer_kv_cache_steps_match_the_full_prefix():
+    """The cached step (one new token per call) gives what rerunning the whole prefix gives, after a reorder too."""
+    model = tiny("transformer")
+    images = C.image_tensor(np.stack([s.image for s in C.make_scenes("shapes", 3, 0, "test")]))
+    feats = model.encoder(images)
+    stepper = C._Stepper(model, feats)
+    prefix = torch.full((3, 1), C.BOS)
+    for t in range(5):
+        if t == 3:  # beam search reorders its hypotheses: the cache rows must follow
+            idx = torch.tensor([2, 0, 0])
+            stepper.reorder(idx)
+            prefix, feats = prefix[idx], feats[idx]
+        logp, att = stepper.step(prefix[:, -1])
+        out = model.decoder(prefix, feats, return_attention=True)
+        torch.testing.assert_close(logp, torch.log_softmax(out.y[:, -1], -1), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(att, torch.stack([a[:, :, -1] for a in out.cross_attentions], 1),
+                                   atol=1e-6, rtol=1e-5)
+        prefix = torch.cat([prefix, logp.argmax(-1, keepdim=True)], 1)
+
+
 def test_bleu_via_sacrebleu_on_a_known_pair():
     assert C.bleu4(["a small red circle"], ["a small red circle"]) == pytest.approx(100.0)
     # 3 of 4 unigrams, 2/3 bigrams, 1/2 trigrams, 0/1 4-grams: sacrebleu's smoothing keeps it above 0

@@ -77,7 +77,8 @@ def cmd_train(args) -> dict:
     device = pick_device()
     spec = C.TrainSpec(decoder=args.model, dataset=args.dataset, split=args.split, n_train=args.n_train,
                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       time_budget_s=args.time_budget, patience=args.patience or None)
+                       time_budget_s=args.time_budget, patience=args.patience or None,
+                       **({} if args.alpha_c is None else {"alpha_c": args.alpha_c}))
     spec.check()
 
     def report(p):
@@ -137,6 +138,8 @@ def add_train_args(p) -> None:
     p.add_argument("--time-budget", type=float, default=None, help="stop training after this many seconds")
     p.add_argument("--patience", type=int, default=4,
                    help="epochs without a better validation loss before stopping early; 0 = never stop early")
+    p.add_argument("--alpha-c", type=float, default=None,
+                   help="weight of the LSTM's doubly stochastic attention penalty (default: TrainSpec's)")
     p.add_argument("--eval-n", type=int, default=500, help="held-out scenes for the model card's metrics")
     p.add_argument("--name", help="checkpoint name (default caption-MODEL-DATASET[-comp])")
     p.add_argument("--out", help="folder for the checkpoint (default: the user checkpoint dir)")

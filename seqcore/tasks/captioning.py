@@ -251,8 +251,9 @@ class Caption:
 class _Stepper:
     """Feeds one token per hypothesis and returns (log-probs (K, V), attention (K, L, H, N)).
 
-    The LSTM carries (h, c); the Transformer reruns its (<= 16-token) prefix with the weights
-    returned, which is cheaper to get right than reordering a KV cache across beams.
+    The LSTM carries (h, c); the Transformer keeps a KVCache, so each step projects only the new
+    token (the grid's cross-attention keys and values are computed once, on the first step) instead
+    of rerunning the whole prefix. Beam search reorders the cache rows with the hypotheses.
     """
 
     def __init__(self, model: Captioner, feats: torch.Tensor):
@@ -261,14 +262,13 @@ class _Stepper:
             self.proj = model.decoder.attend.feat(feats)
             self.state = model.decoder.start(feats)
         else:
-            self.prefix = torch.empty(feats.shape[0], 0, dtype=torch.long)
+            self.cache = model.decoder.new_cache()
 
     def step(self, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.model.config.decoder == "lstm":
             logits, alpha, self.state = self.model.decoder.step(self.feats, self.proj, token, self.state)
             return F.log_softmax(logits, -1), alpha[:, None, None, :]
-        self.prefix = torch.cat([self.prefix, token[:, None]], 1)
-        out = self.model.decoder(self.prefix, self.feats, return_attention=True)
+        out = self.model.decoder(token[:, None], self.feats, cache=self.cache, return_attention=True)
         att = torch.stack([a[:, :, -1, :] for a in out.cross_attentions], 1)  # (K, L, H, N)
         return F.log_softmax(out.y[:, -1], -1), att
 
@@ -278,7 +278,10 @@ class _Stepper:
             self.proj = self.proj[idx]
             self.state = (self.state[0][idx], self.state[1][idx])
         else:
-            self.prefix = self.prefix[idx]
+            for kvs in (self.cache.self_kv, self.cache.cross_kv):
+                for i, kv in enumerate(kvs):
+                    if kv is not None:
+                        kvs[i] = (kv[0][idx], kv[1][idx])
 
 
 def _greedy(model: Captioner, feats: torch.Tensor) -> list[Caption]:
