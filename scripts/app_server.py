@@ -6,6 +6,8 @@ the page itself. Importing every `seqcore.tasks` and `seqcore.data` module here,
 answers, moves that cost to start-up, when nobody is waiting on a page (the same idea as gunicorn's
 --preload). Page scripts still import what they use; they find it in sys.modules.
 
+It also turns off Streamlit's legacy `pages/` folder mode (see use_st_navigation_only).
+
 Usage: python scripts/app_server.py [any `streamlit run` option ...]
 """
 
@@ -36,8 +38,23 @@ def preload() -> list[str]:
     return names
 
 
+def use_st_navigation_only() -> None:
+    """Make Streamlit route every run through app.py's st.navigation, never through its legacy `pages/` mode.
+
+    Streamlit 1.67 decides per process, when the first session starts, that an app with a `pages/` folder is a
+    "v1" multipage app, and only st.navigation() running in app.py turns that off. So when the first visitor
+    after a start opens /forecast directly, app.py never runs: the page runs bare, the sidebar lists every file
+    in pages/ (_shared.py, the figure modules...) as pages, and it stays so for every session until someone
+    opens the home page. The folder name is the user's choice, so the flag is cleared before any session.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+
+
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
+    use_st_navigation_only()
     t0 = time.perf_counter()
     names = preload()
     print(f"preloaded {len(names)} seqcore modules in {time.perf_counter() - t0:.1f} s", flush=True)

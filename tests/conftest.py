@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -21,10 +22,29 @@ CHROMIUM = "/usr/bin/chromium"
 os.environ.setdefault("SEQCORE_HOME", tempfile.mkdtemp(prefix="seqcore-test-home-"))
 
 
+def _route_apptest_through_app_py() -> None:
+    """AppTest clears Streamlit's legacy-pages flag before every run, so a switched-to page would run bare,
+    without app.py (see scripts/app_server.use_st_navigation_only); set it again after each PagesManager is
+    made, so AppTest runs pages the way the server does."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+    if getattr(init, "_seqcore_v2", False):
+        return
+
+    def init_v2(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    init_v2._seqcore_v2 = True
+    PagesManager.__init__ = init_v2
+
+
 def make_app(timeout: float = 120):
     """AppTest of the whole app (router included), with a timeout that covers importing torch."""
     from streamlit.testing.v1 import AppTest
 
+    _route_apptest_through_app_py()
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
 
 
@@ -62,28 +82,35 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> bool:
     return False
 
 
-@pytest.fixture(scope="session")
-def server_url():
-    """`streamlit run app.py` on a free loopback port, ready when /_stcore/health answers 200."""
+@contextlib.contextmanager
+def app_server(log_name: str = "streamlit-server.log"):
+    """The app served as `make run` serves it (scripts/app_server.py) on a free loopback port; yields its URL
+    once /_stcore/health answers 200."""
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "streamlit-server.log", "w")  # noqa: SIM115 (open for the whole session)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "app_server.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    if not wait_healthy(url, proc, 120):
-        proc.kill()
-        pytest.fail(f"streamlit did not become healthy; see {ARTIFACTS / 'streamlit-server.log'}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with open(ARTIFACTS / log_name, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "app_server.py"), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            if not wait_healthy(url, proc, 120):
+                pytest.fail(f"streamlit did not become healthy; see {ARTIFACTS / log_name}")
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    with app_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
