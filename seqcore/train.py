@@ -166,7 +166,11 @@ def fit(
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
     eval_every = cfg.eval_every or steps_per_epoch
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # The fused kernel updates every tensor in one pass: about 10x less optimizer time than the per-tensor
+    # loop on CPU (bench/training.py); torch 2.11 has it for CPU and CUDA floating-point parameters.
+    params = [p for p in model.parameters() if p.requires_grad]
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total, cfg.warmup_frac, cfg.min_lr_frac))
     amp = autocast_dtype(device)
 
