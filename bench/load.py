@@ -100,6 +100,8 @@ class PointResult:
     failures: list[Failure] = field(default_factory=list)
     warmup_failures: list[Failure] = field(default_factory=list)
     wall_s: float = 0.0
+    server_cpu_s: float | None = None
+    browser_cpu_s: float | None = None
     rss_start_mb: float | None = None
     rss_peak_mb: float | None = None
     weights: dict = field(default_factory=dict)
@@ -157,6 +159,11 @@ def ok_point(r: PointResult, target_p95: float) -> bool:
             and not r.weights.get("changed"))
 
 
+def steps_done(r: PointResult) -> int:
+    """Page opens plus actions (the memory lab's open is its action): the units of work the CPU went to."""
+    return max(1, len(r.samples))
+
+
 def sweep_rows(results: list[PointResult], target_p95: float) -> list[dict]:
     rows = []
     for r in results:
@@ -171,6 +178,8 @@ def sweep_rows(results: list[PointResult], target_p95: float) -> list[dict]:
             "page open p50 s": round(opn.get("p50", float("nan")), 2),
             "page open p95 s": round(opn.get("p95", float("nan")), 2),
             "actions / min": round(60 * act.get("runs", 0) / r.wall_s, 1) if r.wall_s else "",
+            "server CPU s / step": "-" if r.server_cpu_s is None else round(r.server_cpu_s / steps_done(r), 2),
+            "browser CPU s / step": "-" if r.browser_cpu_s is None else round(r.browser_cpu_s / steps_done(r), 2),
             "server RSS start MiB": "-" if r.rss_start_mb is None else round(r.rss_start_mb),
             "server RSS peak MiB": "-" if r.rss_peak_mb is None else round(r.rss_peak_mb),
             "weights identical": ("yes" if w.get("identical") else "**NO**" if w.get("changed") else "n/a")
@@ -276,7 +285,13 @@ async def run_session(browser, url: str, i: int, plan: list[Step], rounds: int, 
                 n = 1000 * i + r  # a new input per session and round: no cached answer is reused
                 try:
                     t0 = time.perf_counter()
-                    await pg.goto(f"{url}/{step.path}", timeout=timeout_ms)
+                    # the sidebar link, as a person moves between pages: a client-side page switch over the same
+                    # websocket; goto() would reload Streamlit's whole JavaScript app for every page
+                    link = pg.locator(f"[data-testid='stSidebarNav'] a[href$='/{step.path}']")
+                    if await link.count():
+                        await link.first.click()
+                    else:
+                        await pg.goto(f"{url}/{step.path}", timeout=timeout_ms)
                     await pg.locator(step.ready).first.wait_for(state="visible", timeout=timeout_ms)
                     await pg.wait_for_selector(IDLE, timeout=timeout_ms)
                     opened = time.perf_counter() - t0
@@ -314,6 +329,33 @@ async def read_loaded_models(browser, url: str, timeout_ms: float) -> tuple[str 
         return replica, parse_loaded_models(table)
     finally:
         await ctx.close()
+
+
+def process_cpu_s(roots: list[int], exclude: list[int] = ()) -> float:
+    """CPU seconds (user + system, with reaped children's) of the process trees under `roots`, leaving out
+    the trees under `exclude`. Read at the start and the end of a run, the difference is what it used."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(d)] = fields
+            children.setdefault(int(fields[1]), []).append(int(d))
+    skip, todo = set(), list(exclude)
+    while todo:
+        pid = todo.pop()
+        skip.add(pid)
+        todo += children.get(pid, [])
+    ticks, todo = 0, [r for r in roots if r not in skip]
+    while todo:
+        pid = todo.pop()
+        todo += [c for c in children.get(pid, []) if c not in skip]
+        if pid in stats:  # utime stime cutime cstime: fields 14-17 of stat, 11-14 after the ")"
+            ticks += sum(int(x) for x in stats[pid][11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class MemorySampler:
@@ -361,12 +403,17 @@ async def run_point(url: str, n: int, plan: list[Step], args, pids: list[int]) -
             sampler = MemorySampler(pids) if pids else None
             if sampler:
                 sampler.__enter__()
+            # CPU of the server trees vs. this process's own tree (Playwright's driver and Chromium)
+            cpu0 = (process_cpu_s(pids), process_cpu_s([os.getpid()], exclude=pids))
             t0 = time.perf_counter()
             try:
                 await asyncio.gather(*(run_session(browser, url, i, plan, args.rounds, args.think, timeout_ms,
                                                    res.samples, res.failures) for i in range(n)))
             finally:
                 res.wall_s = time.perf_counter() - t0
+                if pids:
+                    res.server_cpu_s = process_cpu_s(pids) - cpu0[0]
+                res.browser_cpu_s = process_cpu_s([os.getpid()], exclude=pids) - cpu0[1]
                 if sampler:
                     sampler.__exit__(None, None, None)
                     res.rss_start_mb, res.rss_peak_mb = sampler.start, sampler.peak
@@ -395,7 +442,9 @@ def report(results: list[PointResult], args, plan: list[Step], load_start, load_
         "Latency of an action: click / key press to the rerun finished and the result visible; the memory lab's "
         "action is opening it (its other action is training, left out). Errors: exception elements, `st.error` "
         f"boxes, JavaScript errors and timeouts ({args.timeout:g} s a step). Memory: VmRSS of the server process and "
-        "its children, sampled every 0.5 s during the run. Weights: SHA-256 of every model held in the pages' "
+        "its children, sampled every 0.5 s during the run. CPU per step: CPU seconds (user + system, /proc) the "
+        "server's processes and, separately, the browser (Playwright's driver and Chromium) used during the run, "
+        "divided by the steps done (page opens plus actions). Weights: SHA-256 of every model held in the pages' "
         "`st.cache_resource` caches (the home page's *Loaded models* table) before and after; every model held at "
         "both times must be identical.\n\n"
         + markdown_table(sweep_rows(results, target), ".2f")
