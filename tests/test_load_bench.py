@@ -98,7 +98,8 @@ def test_home_lists_loaded_models_with_their_weight_hash():
     at.run()
     at.switch_page("pages/sentiment.py").run()
     assert not at.exception, at.exception
-    at.switch_page("app.py").run()
+    at = make_app(timeout=300)  # a new session on the home page: the resource cache is per process, not session
+    at.run()
     assert not at.exception, at.exception
     rows = [r for t in at.table for r in t.value.to_dict("records")]
     shown = {r["checkpoint"]: r["SHA-256 of the weights"] for r in rows}
