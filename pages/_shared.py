@@ -54,6 +54,41 @@ def start_job(key: str, fn: Callable, *, name: str) -> Job | None:
     return job
 
 
+def trained(job: Job | None):
+    """A finished job's result if it is worth keeping, else None (the previous model stays in use).
+
+    Not worth keeping: still running, failed, or stopped before its first training step. fit() hands
+    back the model it was given in that last case, i.e. untrained random weights, and adopting them
+    would silently replace a model that works.
+    """
+    if job is None or job.running or job.error or job.result is None:
+        return None
+    if job.stop.is_set() and not _history(job):
+        return None
+    return job.result
+
+
+def checkpoint_problem(message: str, *, key: str, retrain: Callable[[], Job | None] | None = None,
+                       name: str = "", busy: bool = False, where: str = "under the training panel") -> None:
+    """st.error for a shipped checkpoint that cannot be used, and a one-click "Retrain NAME".
+
+    retrain() starts the page's own training job with its default settings and returns the Job (None when
+    the server is full; start_job has said so). The new model goes to the session, or to the user registry
+    on pages that read it, never over the shipped file: a web page must not change what every user gets.
+    """
+    st.error(message)
+    if retrain is None:
+        return
+    if st.button(f"Retrain {name}", key=key, icon=":material/model_training:", disabled=busy,
+                 help="Train this model again with the page's default settings; the shipped file is left as it is"
+                 ) and retrain() is not None:
+        st.info(f"Retraining {name} with the default settings: progress shows {where}.")
+
+
+def _history(job: Job) -> list:
+    return [p for p in job.snapshot() if hasattr(p, "train_loss")]
+
+
 def loss_figure(history: list) -> go.Figure:
     """Train and validation loss against step, from seqcore.train.Progress records."""
     fig = go.Figure()
@@ -67,27 +102,33 @@ def loss_figure(history: list) -> go.Figure:
     return fig
 
 
-def show_job(key: str) -> None:
-    """Progress of the job in st.session_state[key]: live while it runs, a summary after."""
+KEPT = "the weights with the best validation loss so far are kept"
+
+
+def show_job(key: str, *, kept: str = KEPT) -> None:
+    """Progress of the job in st.session_state[key]: live while it runs, a summary after.
+
+    kept: what a run stopped part-way leaves behind, for the message after Stop.
+    """
     job: Job | None = st.session_state.get(key)
     if job is None:
         return
     if job.running:
-        _live_panel(key)
+        _live_panel(key, kept)
     else:
-        _draw_job(key, job)
+        _draw_job(key, job, kept)
 
 
 @st.fragment(run_every="500ms")
-def _live_panel(key: str) -> None:
+def _live_panel(key: str, kept: str) -> None:
     job: Job = st.session_state[key]
     if not job.running:
         st.rerun()  # the whole page, so it picks up job.result
-    _draw_job(key, job)
+    _draw_job(key, job, kept)
 
 
-def _draw_job(key: str, job: Job) -> None:
-    history = [p for p in job.snapshot() if hasattr(p, "train_loss")]
+def _draw_job(key: str, job: Job, kept: str = KEPT) -> None:
+    history = _history(job)
     if job.running:
         last = history[-1] if history else None
         frac = min(1.0, last.step / max(1, last.total_steps)) if last else 0.0
@@ -99,5 +140,11 @@ def _draw_job(key: str, job: Job) -> None:
             job.stop.set()
     if job.error:
         st.error(f"Training failed: {job.error}. The previous model is still in use.")
+    elif not job.running and job.stop.is_set():
+        if trained(job) is None:
+            st.warning("Training was stopped before its first step, so nothing was trained: the previous model "
+                       "is still in use. Press Train to start again.")
+        else:
+            st.info(f"Training was stopped at step {history[-1].step} of {history[-1].total_steps}: {kept}.")
     if history:
         st.plotly_chart(loss_figure(history), key=f"{key}-loss")

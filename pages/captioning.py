@@ -7,13 +7,14 @@ import time
 import numpy as np
 import streamlit as st
 
-from pages._shared import how_it_works, show_job, start_job
+from pages._shared import checkpoint_problem, how_it_works, show_job, start_job
 from seqcore.checkpoints import list_checkpoints
 from seqcore.data import scenes
 from seqcore.errors import SeqcoreError
 from seqcore.tasks import captioning as C
 
 JOB = "cap-job"
+TRAIN_DEFAULTS = dict(n_train=2000, epochs=4)  # the Train panel's; "Retrain" after a broken checkpoint uses them
 DECODER_TITLES = {"lstm": "LSTM + soft attention", "transformer": "Transformer decoder"}
 
 st.title("Image captioning")
@@ -54,6 +55,25 @@ def model_for(decoder: str, dataset: str):
         return None
     stem = names[name].stem
     return load_model(name, stem.with_suffix(".safetensors").stat().st_mtime)
+
+
+def start_training(spec: C.TrainSpec):
+    """The page's training job: train, score on fresh held-out scenes, save to the user registry."""
+
+    def run(on_progress, stop):
+        from seqcore.device import device_name
+
+        model, summary = C.train(spec, on_progress=on_progress, stop=stop)
+        if not summary["train"]["steps"]:  # stopped before the first step: random weights are not worth saving
+            return None
+        metrics = C.evaluate(model, spec.dataset, n=200, split=spec.split)
+        metrics.pop("examples")
+        name = f"{C.default_name(spec.decoder, spec.dataset, spec.split)}-mine-{time.strftime('%H%M%S')}"
+        card = C.card_for(model, spec, summary, metrics, device_name(), command="trained on the captioning page")
+        C.save(model, card, name)
+        return {"name": name, "spec": spec, "metrics": metrics, "stopped": summary["train"]["stopped"]}
+
+    return start_job(JOB, run, name="caption")
 
 
 # ---------------------------------------------------------------- the scene
@@ -114,8 +134,14 @@ def caption_for(decoder: str, img: np.ndarray):
     try:
         loaded = model_for(decoder, dataset)
     except SeqcoreError as e:
-        st.error(f"{e}. Train a {decoder} captioner below (`make models` rebuilds the shipped one); the other "
-                 "decoder still works.")
+        job = st.session_state.get(JOB)
+        checkpoint_problem(
+            f"{e}. Press Retrain to train a {decoder} captioner with the default settings (it is saved to your "
+            f"checkpoints; `make models` rebuilds the shipped one); the other decoder still works.",
+            key=f"cap-retrain-{decoder}", name=f"the {decoder} captioner", busy=bool(job and job.running),
+            where="under Train your own",
+            retrain=lambda: start_training(C.TrainSpec(decoder=decoder, dataset=dataset, split="iid", n_val=200,
+                                                       time_budget_s=300, **TRAIN_DEFAULTS)))
         return None
     if loaded is None:
         st.info(f"No {decoder} captioner for {dataset} yet: train one below (`make models` rebuilds the defaults).")
@@ -234,28 +260,17 @@ tr_decoder = t1.selectbox("Decoder", C.DECODERS, key="cap-train-decoder", format
 tr_dataset = t2.selectbox("Dataset", C.DATASETS, key="cap-train-dataset")
 tr_split = t3.selectbox("Split", ["iid", "compositional"], key="cap-train-split",
                         help="compositional: red triangles, green circles and blue squares never appear in training")
-tr_n = t4.select_slider("Training scenes", [500, 1000, 2000, 4000, 6000], value=2000, key="cap-train-n")
-tr_epochs = st.slider("Epochs (training stops after 5 minutes whatever this says)", 1, 20, 4, key="cap-train-epochs")
+tr_n = t4.select_slider("Training scenes", [500, 1000, 2000, 4000, 6000], value=TRAIN_DEFAULTS["n_train"],
+                        key="cap-train-n")
+tr_epochs = st.slider("Epochs (training stops after 5 minutes whatever this says)", 1, 20, TRAIN_DEFAULTS["epochs"],
+                      key="cap-train-epochs")
 job = st.session_state.get(JOB)
 if st.button("Train", key="cap-train", icon=":material/model_training:", disabled=bool(job and job.running)):
     if tr_split == "compositional" and tr_dataset != "shapes":
         st.error("The compositional split exists for shape scenes only: choose the shapes dataset or the iid split.")
     else:
-        spec = C.TrainSpec(decoder=tr_decoder, dataset=tr_dataset, split=tr_split, n_train=int(tr_n),
-                           n_val=200, epochs=int(tr_epochs), time_budget_s=300)
-
-        def run(on_progress, stop, spec=spec):
-            from seqcore.device import device_name
-
-            model, summary = C.train(spec, on_progress=on_progress, stop=stop)
-            metrics = C.evaluate(model, spec.dataset, n=200, split=spec.split)
-            metrics.pop("examples")
-            name = f"{C.default_name(spec.decoder, spec.dataset, spec.split)}-mine-{time.strftime('%H%M%S')}"
-            card = C.card_for(model, spec, summary, metrics, device_name(), command="trained on the captioning page")
-            C.save(model, card, name)
-            return {"name": name, "spec": spec, "metrics": metrics, "stopped": summary["train"]["stopped"]}
-
-        start_job(JOB, run, name="caption")
+        start_training(C.TrainSpec(decoder=tr_decoder, dataset=tr_dataset, split=tr_split, n_train=int(tr_n),
+                                   n_val=200, epochs=int(tr_epochs), time_budget_s=300))
 show_job(JOB)
 job = st.session_state.get(JOB)
 if job is not None and not job.running and job.result:

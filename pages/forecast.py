@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._forecast_figures import LABELS, backtest_figure, forecast_figure, whatif_figure
-from pages._shared import how_it_works, safe_filename, show_job, start_job, upload_too_big
+from pages._shared import checkpoint_problem, how_it_works, safe_filename, show_job, start_job, trained, upload_too_big
 from seqcore.checkpoints import list_checkpoints
 from seqcore.data import live
 from seqcore.data.prices import EMBEDDED, MISSING_RULE, PriceSeries, load_embedded, read_csv_series
@@ -31,12 +31,15 @@ class ModelProgress(Progress):
 JOB, TRAINED, STORED, LIVE = "fc-job", "fc-trained", "fc-stored", "fc-live-series"
 OPTIONAL = ["lstm", "transformer", "linear", "drift", "seasonal_naive"]
 UPLOAD_MB = 5
+# The page's default settings; the shipped checkpoints were trained with them (horizon up to MAX_HORIZON),
+# and "Retrain" after a broken shipped checkpoint uses them too.
+DEFAULTS = dict(lookback=30, horizon=20, epochs=15, hidden=32, seed=0, folds=50)
 
 
 @st.cache_resource(show_spinner="Loading the shipped forecasters...")
-def shipped_models() -> tuple[dict[str, fc.NeuralForecaster], list[str]]:
+def shipped_models() -> tuple[dict[str, fc.NeuralForecaster], list[tuple[str, str]]]:
     """Shipped GOOG forecasters by model name (read-only, used under inference_mode inside predict), and
-    why any shipped checkpoint could not be loaded."""
+    (model name, why) for each shipped checkpoint that could not be loaded."""
     out, problems = {}, []
     for info in list_checkpoints(fc.TASK):
         if info.source != "shipped":
@@ -44,8 +47,11 @@ def shipped_models() -> tuple[dict[str, fc.NeuralForecaster], list[str]]:
         try:
             model, _ = fc.load_forecaster(info.name)
         except SeqcoreError as e:
-            problems.append(f"The shipped checkpoint {info.name} cannot be used: {e}. Press Train to make this "
-                            f"model in your session (`make models` rebuilds it); the other models work as before.")
+            name = info.card.get("config", {}).get("forecast", {}).get("model", info.arch)
+            label = LABELS.get(name, name)
+            problems.append((name, f"The shipped checkpoint {info.name} cannot be used: {e}. Press Retrain {label} "
+                                   f"to train it again in your session with the default settings (`make models` "
+                                   f"rebuilds the shipped file); the other models work as before."))
             continue
         out.setdefault(model.name, model)
     return out, problems
@@ -113,14 +119,15 @@ def settings(series: PriceSeries) -> tuple[fc.ForecastConfig, list[str], int]:
     models = st.multiselect("Models (the naive random walk is always shown)", OPTIONAL, default=["lstm", "transformer"],
                             format_func=LABELS.get, key="fc-models")
     c = st.columns(6)
-    lookback = c[0].slider("Lookback", 5, 120, 30, key="fc-lookback", help="steps the model reads")
-    horizon = c[1].slider("Horizon", 1, fc.MAX_HORIZON, 20, key="fc-horizon", help="steps ahead")
-    epochs = c[2].number_input("Epochs", 1, 100, 15, key="fc-epochs")
-    hidden = c[3].selectbox("Hidden size", [8, 16, 32, 64], index=2, key="fc-hidden")
-    seed = c[4].number_input("Seed", 0, 10_000, 0, key="fc-seed")
+    lookback = c[0].slider("Lookback", 5, 120, DEFAULTS["lookback"], key="fc-lookback", help="steps the model reads")
+    horizon = c[1].slider("Horizon", 1, fc.MAX_HORIZON, DEFAULTS["horizon"], key="fc-horizon", help="steps ahead")
+    epochs = c[2].number_input("Epochs", 1, 100, DEFAULTS["epochs"], key="fc-epochs")
+    hidden = c[3].selectbox("Hidden size", [8, 16, 32, 64], index=[8, 16, 32, 64].index(DEFAULTS["hidden"]),
+                            key="fc-hidden")
+    seed = c[4].number_input("Seed", 0, 10_000, DEFAULTS["seed"], key="fc-seed")
     season = c[5].number_input("Season (steps)", 0, 400, 5 if series.kind == "price" else 365, key="fc-season",
                                help="for seasonal naive: 5 = a trading week, 365 = a year of days")
-    folds = st.slider("Backtest origins (the last K forecast origins)", 10, 200, 50, key="fc-folds")
+    folds = st.slider("Backtest origins (the last K forecast origins)", 10, 200, DEFAULTS["folds"], key="fc-folds")
     cfg = fc.ForecastConfig(model="naive", lookback=int(lookback), horizon=int(horizon), epochs=int(epochs),
                             hidden=int(hidden), seed=int(seed), season=int(season), time_budget_s=120.0)
     return cfg, models, int(folds)
@@ -147,6 +154,39 @@ def neural_model(name: str, series: PriceSeries, cfg: fc.ForecastConfig) -> tupl
     return None, ""
 
 
+def start_training(series: PriceSeries, cfg: fc.ForecastConfig, names: list[str], folds: int):
+    """Train the neural models `names` on the rows before the backtest window, in a background job."""
+    configs = [dataclasses.replace(cfg, model=m) for m in names]
+    values, name, kind = series.values[:train_rows(series, cfg, folds)].copy(), series.name, series.kind
+
+    def run(on_progress, stop):
+        out, offset = {}, 0
+        for c in configs:
+            if stop.is_set():
+                break
+            m = fc.make_forecaster(c, kind)
+            # one continuous loss curve across models: shift each model's steps past the previous one
+            m.fit(values, series_name=name, stop=stop,
+                  on_progress=lambda p, o=offset, label=LABELS[c.model]: on_progress(ModelProgress(
+                      **{**dataclasses.asdict(p), "step": p.step + o, "total_steps": p.total_steps + o,
+                         "model": label})))
+            if not m.history:  # stopped before its first step: random weights must not replace a working model
+                break
+            offset += m.history[-1].step
+            out[c.model] = m
+        return out
+
+    return start_job(JOB, run, name="forecast")
+
+
+def retrain_default(name: str):
+    """Retrain one shipped model in the session with the page's defaults, on the data it was shipped for."""
+    cfg = fc.ForecastConfig(model=name, lookback=DEFAULTS["lookback"], horizon=fc.MAX_HORIZON,
+                            epochs=DEFAULTS["epochs"], hidden=DEFAULTS["hidden"], seed=DEFAULTS["seed"],
+                            time_budget_s=120.0)
+    return start_training(embedded("GOOG", "Close"), cfg, [name], DEFAULTS["folds"])
+
+
 def train_panel(series: PriceSeries, cfg: fc.ForecastConfig, models: list[str], folds: int) -> None:
     neural = [m for m in models if m in fc.NEURAL]
     job = st.session_state.get(JOB)
@@ -154,25 +194,7 @@ def train_panel(series: PriceSeries, cfg: fc.ForecastConfig, models: list[str], 
     rows = train_rows(series, cfg, folds)
     if st.button("Train " + (", ".join(LABELS[m] for m in neural) or "(choose LSTM or Transformer)"),
                  key="fc-train", type="primary", icon=":material/play_arrow:", disabled=busy or not neural):
-        configs = [dataclasses.replace(cfg, model=m) for m in neural]
-        values, name, kind = series.values[:rows].copy(), series.name, series.kind
-
-        def run(on_progress, stop):
-            out, offset = {}, 0
-            for c in configs:
-                if stop.is_set():
-                    break
-                m = fc.make_forecaster(c, kind)
-                # one continuous loss curve across models: shift each model's steps past the previous one
-                m.fit(values, series_name=name, stop=stop,
-                      on_progress=lambda p, o=offset, label=LABELS[c.model]: on_progress(ModelProgress(
-                          **{**dataclasses.asdict(p), "step": p.step + o, "total_steps": p.total_steps + o,
-                             "model": label})))
-                offset += m.history[-1].step if m.history else 0
-                out[c.model] = m
-            return out
-
-        start_job(JOB, run, name="forecast")
+        start_training(series, cfg, neural, folds)
     st.caption(f"Training uses the first {rows} of {len(series)} rows (everything before the backtest window) "
                f"with its last 15% of windows for validation and early stopping; the forecast then reads the "
                f"latest {cfg.lookback} steps with the same weights.")
@@ -181,11 +203,12 @@ def train_panel(series: PriceSeries, cfg: fc.ForecastConfig, models: list[str], 
 
 
 def keep_finished_run() -> None:
-    """Move a finished job's models into the session once; the previous models stay on failure."""
+    """Move a finished job's models into the session once; the previous models stay on failure or an early Stop."""
     job = st.session_state.get(JOB)
-    if job is None or job.running or not job.result or st.session_state.get(STORED) is job:
+    result = trained(job)
+    if not result or st.session_state.get(STORED) is job:
         return
-    st.session_state.setdefault(TRAINED, {}).update(job.result)
+    st.session_state.setdefault(TRAINED, {}).update(result)
     st.session_state[STORED] = job
     st.rerun()
 
@@ -320,9 +343,8 @@ how_it_works(
            "and bands learned in one volatility regime are too wide or too narrow in another.",
 )
 
-series = choose_series()
-cfg, chosen, folds = settings(series)
-try:
+def check_settings(series: PriceSeries, cfg: fc.ForecastConfig, chosen: list[str], folds: int) -> None:
+    """SeqcoreError naming what to change when the settings do not fit the series."""
     if "seasonal_naive" in chosen and cfg.season < 1:
         raise SeqcoreError("seasonal naive needs a season of at least 1 step; set Season or drop the model")
     cfg.check()
@@ -334,12 +356,30 @@ try:
     if "seasonal_naive" in chosen and cfg.season > train_rows(series, cfg, folds) // 2:
         raise SeqcoreError(f"a season of {cfg.season} steps is too long for {series.name}; use at most "
                            f"{train_rows(series, cfg, folds) // 2}")
-except SeqcoreError as e:
-    st.error(f"{e}.")
-    st.stop()
 
-for problem in shipped_models()[1]:
-    st.warning(problem)
+
+series = choose_series()
+cfg, chosen, folds = settings(series)
+try:
+    check_settings(series, cfg, chosen, folds)
+except SeqcoreError as e:
+    goog = embedded("GOOG", "Close")
+    if series.source == goog.source or st.session_state.get("fc-source") == "Embedded":
+        st.error(f"{e}.")
+        st.stop()
+    # A short upload or a download cut short: say why, and keep the page working on the embedded data.
+    st.error(f"{e}. The page shows the embedded GOOG closes meanwhile.")
+    series = goog
+    try:
+        check_settings(series, cfg, chosen, folds)
+    except SeqcoreError as e2:
+        st.error(f"{e2}.")
+        st.stop()
+
+job = st.session_state.get(JOB)
+for name, problem in shipped_models()[1]:
+    checkpoint_problem(problem, key=f"fc-retrain-{name}", name=LABELS[name], busy=job is not None and job.running,
+                       retrain=lambda name=name: retrain_default(name), where="below the Train button")
 train_panel(series, cfg, chosen, folds)
 try:
     models, notes = fitted_models(series, cfg, chosen, folds)

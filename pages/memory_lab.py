@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from pages._memory_figures import NAMES, accuracy_figure, clipping_figures, grad_norm_figure, loss_curves_figure
-from pages._shared import how_it_works, show_job, start_job
+from pages._shared import how_it_works, show_job, start_job, trained
 from seqcore.checkpoints import shipped_dir
 from seqcore.errors import SeqcoreError
 from seqcore.tasks import memory_lab as lab
@@ -81,7 +81,7 @@ def train_panel() -> None:
     job = st.session_state.get(JOB)
     if job is not None and job.running:  # the 1 s fragment only while a run is live, not on every idle tab
         now_training()
-    show_job(JOB)
+    show_job(JOB, kept="the models trained so far are scored and shown as a new run; earlier runs are unchanged")
 
 
 @st.fragment(run_every="1s")
@@ -98,7 +98,7 @@ def keep_finished_run() -> None:
     Runs before the results radio is drawn, so it may still set which run the radio shows.
     """
     job = st.session_state.get(JOB)
-    if job is None or job.running or job.result is None or st.session_state.get("memory-stored") is job:
+    if trained(job) is None or st.session_state.get("memory-stored") is job:
         return
     st.session_state.setdefault(RUNS, []).append(job.result)
     st.session_state["memory-stored"] = job

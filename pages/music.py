@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from pages._shared import how_it_works, safe_filename, show_job, start_job, upload_too_big
+from pages._shared import checkpoint_problem, how_it_works, safe_filename, show_job, start_job, trained, upload_too_big
 from seqcore import audio
 from seqcore.data.music import COLLECTIONS
 from seqcore.device import set_threads
@@ -24,12 +24,34 @@ PRIMES = {
     "Start of a jig": "M:6/8\nL:1/8\nK:D\n|:A|dfa agf|gfe fed|",
 }
 JOB = "music_train_job"
+# The Train tab's defaults; "Retrain" after a broken shipped checkpoint uses them too.
+TRAIN_DEFAULTS = dict(size="tiny", steps=200, budget=120)
 
 
 @st.cache_resource(show_spinner="Loading the music model...")
 def default_model(kind: str) -> music.CharLM:
     """Shared by every session: read-only, used under inference_mode by music.generate."""
     return music.load_lm(kind)
+
+
+def shipped_problem(kind: str) -> str | None:
+    """Why the shipped `kind` model cannot be loaded, or None. Only a good load is cached, so a fixed file
+    is picked up on the next run."""
+    try:
+        default_model(kind)
+    except SeqcoreError as e:
+        return str(e)
+    return None
+
+
+def start_training(kind: str, size: str, collections: tuple, steps: int, budget: float):
+    """The page's training job: the result becomes "Your trained model" for this session only."""
+    cfg = TrainConfig(epochs=100, max_steps=int(steps), time_budget_s=float(budget), batch_size=32,
+                      lr=3e-3 if kind == "lstm" else 1e-3, eval_every=max(5, int(steps) // 10), patience=4)
+    seq = 100 if kind == "lstm" else 128
+    return start_job(JOB, lambda report, stop: music.train_music(
+        kind, size, collections=collections, seq_len=seq, config=cfg, sample_every=2,
+        on_progress=report, stop=stop), name="music")
 
 
 def get_model(choice: str) -> music.CharLM:
@@ -137,10 +159,10 @@ how_it_works(
            "about one bar in five has the wrong length.",
 )
 
-_done = st.session_state.get(JOB)
-if _done is not None and not _done.running and _done.result is not None:
+_done = trained(st.session_state.get(JOB))
+if _done is not None:
     # Adopt a finished training run before the model picker is drawn, so it is offered at once.
-    st.session_state["music_user_lm"], st.session_state["music_user_report"] = _done.result
+    st.session_state["music_user_lm"], st.session_state["music_user_report"] = _done
 
 tab_gen, tab_hum, tab_train, tab_models = st.tabs(["Generate", "Hum a tune", "Train your own", "Models"])
 
@@ -169,7 +191,18 @@ with tab_gen:
             run_generation([choice], prime, opts)
         if b2.button("Compare LSTM and Transformer", key="music_compare"):
             run_generation(["lstm", "transformer"], prime, opts)
-    if st.session_state.get("music_error"):
+    # Said where the broken model is chosen: the other model, and the rest of the page, work as before.
+    problem = shipped_problem(choice) if choice in music.KINDS else None
+    if problem is not None:
+        job = st.session_state.get(JOB)
+        checkpoint_problem(
+            f"The shipped {choice} model cannot be used: {problem}. Press Retrain to train a "
+            f"{TRAIN_DEFAULTS['size']} {choice} for your session with the default settings (`make models` rebuilds "
+            f"the shipped file), or choose the other model.", key=f"music_retrain_{choice}", name=f"the {choice}",
+            busy=job is not None and job.running, where="under Train your own",
+            retrain=lambda: start_training(choice, TRAIN_DEFAULTS["size"], tuple(COLLECTIONS),
+                                           TRAIN_DEFAULTS["steps"], TRAIN_DEFAULTS["budget"]))
+    if st.session_state.get("music_error") and st.session_state["music_error"] != problem:
         st.error(st.session_state["music_error"])
     results = st.session_state.get("music_results", [])
     cols = st.columns(len(results)) if len(results) > 1 else [st.container()]
@@ -222,21 +255,17 @@ with tab_train:
     t1, t2, t3 = st.columns(3)
     collections = t1.multiselect("Corpus", list(COLLECTIONS), default=list(COLLECTIONS), key="music_train_corpus")
     kind = t2.radio("Model", list(music.KINDS), horizontal=True, key="music_train_kind")
-    size = t2.selectbox("Size", ["tiny", "small"], key="music_train_size")
-    steps = t3.number_input("Steps", 10, 3000, 200, 10, key="music_train_steps")
-    budget = t3.number_input("Time limit (s)", 10, 900, 120, 10, key="music_train_budget")
+    size = t2.selectbox("Size", ["tiny", "small"], index=["tiny", "small"].index(TRAIN_DEFAULTS["size"]),
+                        key="music_train_size")
+    steps = t3.number_input("Steps", 10, 3000, TRAIN_DEFAULTS["steps"], 10, key="music_train_steps")
+    budget = t3.number_input("Time limit (s)", 10, 900, TRAIN_DEFAULTS["budget"], 10, key="music_train_budget")
     job = st.session_state.get(JOB)
     busy = job is not None and job.running
     if st.button("Train", key="music_train", disabled=busy, icon=":material/model_training:"):
         if not collections:
             st.error("Choose at least one corpus to train on.")
         else:
-            cfg = TrainConfig(epochs=100, max_steps=int(steps), time_budget_s=float(budget), batch_size=32,
-                              lr=3e-3 if kind == "lstm" else 1e-3, eval_every=max(5, int(steps) // 10), patience=4)
-            seq = 100 if kind == "lstm" else 128
-            start_job(JOB, lambda report, stop: music.train_music(
-                kind, size, collections=tuple(collections), seq_len=seq, config=cfg, sample_every=2,
-                on_progress=report, stop=stop), name="music")
+            start_training(kind, size, tuple(collections), steps, budget)
     show_job(JOB)
     job = st.session_state.get(JOB)
     if job is not None:
@@ -244,7 +273,7 @@ with tab_train:
         if samples:
             st.markdown(f"Sample at step {samples[-1].step}:")
             st.code(samples[-1].text, language=None)
-        if not job.running and job.result is not None:
+        if trained(job) is not None:
             lm, report = job.result
             st.success(f"Trained {report['n_params']:,} parameters for {report['train']['steps']} steps "
                        f"({report['train']['seconds']:.0f} s, {report['train']['stopped']}); held-out "

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._sentiment_figures import confusion_figure, running_figure, token_heatmap
-from pages._shared import how_it_works, safe_filename, show_job, start_job, upload_too_big
+from pages._shared import checkpoint_problem, how_it_works, safe_filename, show_job, start_job, trained, upload_too_big
 from seqcore.checkpoints import save_checkpoint, user_dir
 from seqcore.data.reviews import load_splits, read_labelled_csv
 from seqcore.errors import SeqcoreError
@@ -17,6 +17,8 @@ from seqcore.tasks import sentiment as S
 VADER = "VADER lexicon"
 OWN = "Your model (this session)"
 MAX_BATCH = 2000
+# The Train tab's defaults; "Retrain" after a broken shipped checkpoint uses them too.
+TRAIN_DEFAULTS = dict(source="mr", size="small", epochs=2, rows=3000)
 EXAMPLES = {
     "Mixed review": "The acting is superb and the score is lovely, but the plot is a dull, predictable mess.",
     "Positive": "One of the best films I have seen in years: funny, moving and beautifully shot.",
@@ -48,6 +50,27 @@ def model_options() -> dict[str, tuple[str, str] | str]:
     if st.session_state.get("sent-own") is not None:
         opts[OWN] = OWN
     return opts
+
+
+def broken_shipped(options: dict) -> dict[tuple[str, str], str]:
+    """(source, name) -> why, for each shipped checkpoint that cannot be loaded (a good load is cached)."""
+    out = {}
+    for choice in options.values():
+        if choice != OWN and choice[0] == "shipped":
+            try:
+                cached_model(*choice)
+            except SeqcoreError as e:
+                out[choice] = str(e)
+    return out
+
+
+def start_training(model: str, source: str, size: str, epochs: int, rows: int):
+    """The page's training job; its model becomes OWN for this session (saved only when asked)."""
+    splits = cached_splits(source)
+    args = dict(source=source, size=size, epochs=int(epochs), max_train=int(rows), splits=splits,
+                vader=False, time_budget_s=300, eval_every=50)
+    return start_job("sent-job", lambda on_progress, stop: S.train_sentiment(
+        model, on_progress=on_progress, stop=stop, **args), name="sentiment")
 
 
 def get_model(choice) -> S.SentimentModel:
@@ -86,12 +109,20 @@ how_it_works(
 )
 
 _job = st.session_state.get("sent-job")
-if (_job is not None and not _job.running and _job.result is not None
-        and st.session_state.get("sent-own-job") is not _job):
+if trained(_job) is not None and st.session_state.get("sent-own-job") is not _job:
     # adopt each finished job's model once, before the pickers are drawn
     st.session_state["sent-own"] = _job.result.model
     st.session_state["sent-own-job"] = _job
 options = model_options()
+broken = broken_shipped(options)
+for (_, _name), _why in broken.items():
+    _kind = "lstm" if "lstm" in next(c.arch for c in S.sentiment_checkpoints() if c.name == _name) else "transformer"
+    checkpoint_problem(
+        f"The shipped checkpoint {_name} cannot be used: {_why}. Press Retrain to train a {TRAIN_DEFAULTS['size']} "
+        f"{_kind} for your session with the default settings (`make models` rebuilds the shipped file); the other "
+        f"models work as before.", key=f"sent-retrain-{_name}", name=_name,
+        busy=_job is not None and _job.running, where="under Train your own",
+        retrain=lambda k=_kind: start_training(k, **TRAIN_DEFAULTS))
 if not options:
     st.error("No sentiment model is available yet: train one below under **Train your own**, or run "
              "`seqcore train sentiment --model lstm`. VADER works meanwhile.")
@@ -111,6 +142,8 @@ with tab_predict:
         rows = []
         with st.container(key="sent-result"):
             for label, choice in [*options.items(), (VADER, VADER)]:
+                if choice in broken:  # said at the top of the page, with a Retrain button
+                    continue
                 try:
                     out, seconds = predict_with(label, choice, [text])
                 except SeqcoreError as e:
@@ -244,22 +277,20 @@ with tab_train:
              "a few at a time, each for at most 5 minutes). It stays in this session; save it to use it from "
              "the command line. The shipped models took about 15-35 minutes each on one busy CPU core.")
     c1, c2, c3, c4, c5 = st.columns(5)
-    t_source = c1.selectbox("Source", ["mr", "imdb", "both"], key="sent-train-source")
+    t_source = c1.selectbox("Source", ["mr", "imdb", "both"], key="sent-train-source",
+                            index=["mr", "imdb", "both"].index(TRAIN_DEFAULTS["source"]))
     t_model = c2.selectbox("Model", ["lstm", "transformer"], key="sent-train-model")
-    t_size = c3.selectbox("Size", ["tiny", "small", "medium"], index=1, key="sent-train-size")
-    t_epochs = c4.number_input("Epochs", 1, 5, 2, key="sent-train-epochs")
-    t_rows = c5.number_input("Training reviews", 200, 26000, 3000, step=500, key="sent-train-rows")
+    t_size = c3.selectbox("Size", ["tiny", "small", "medium"], key="sent-train-size",
+                          index=["tiny", "small", "medium"].index(TRAIN_DEFAULTS["size"]))
+    t_epochs = c4.number_input("Epochs", 1, 5, TRAIN_DEFAULTS["epochs"], key="sent-train-epochs")
+    t_rows = c5.number_input("Training reviews", 200, 26000, TRAIN_DEFAULTS["rows"], step=500, key="sent-train-rows")
     job = st.session_state.get("sent-job")
     if st.button("Train", key="sent-train-run", icon=":material/model_training:",
                  disabled=bool(job and job.running)):
-        splits = cached_splits(t_source)
-        args = dict(source=t_source, size=t_size, epochs=int(t_epochs), max_train=int(t_rows), splits=splits,
-                    vader=False, time_budget_s=300, eval_every=50)
-        start_job("sent-job", lambda on_progress, stop: S.train_sentiment(
-            t_model, on_progress=on_progress, stop=stop, **args), name="sentiment")
+        start_training(t_model, t_source, t_size, t_epochs, t_rows)
     show_job("sent-job")
     job = st.session_state.get("sent-job")
-    if job is not None and not job.running and job.result is not None:
+    if trained(job) is not None:
         m = job.result.metrics
         scores = ", ".join(f"{src.upper()} {m[f'{src}_test_accuracy']:.1%} (majority class "
                            f"{m[f'{src}_test_majority_accuracy']:.1%})" for src in ("imdb", "mr")
