@@ -7,8 +7,8 @@ import streamlit as st
 import torch
 
 from pages._attention_figures import bars, head_colour, head_view, heatmap, model_view
-from pages._shared import how_it_works, safe_filename
-from seqcore.errors import SeqcoreError
+from pages._shared import checkpoint_problem, how_it_works, safe_filename, show_job, start_job, trained
+from seqcore.errors import CheckpointError, SeqcoreError
 from seqcore.tasks import attention_maths as am
 from seqcore.tasks.attention import DEFAULT_NAME, EXAMPLE, MAX_CHARS
 from seqcore.tasks.probe import probe_for, transformer_checkpoints
@@ -21,6 +21,32 @@ def cached_probe(source: str, name: str, text: str | None):
     """The probe (its model is shared, read-only and in eval mode) for one checkpoint and input."""
     info = next(c for c in transformer_checkpoints() if c.source == source and c.name == name)
     return probe_for(info, text)
+
+
+RETRAIN_JOB = "att-retrain-job"
+
+
+def start_retrain():
+    """Retrain the explorer's own model with `seqcore train attention`'s defaults (cut to this server's
+    5-minute limit) into the user registry, where the explorer finds it; the shipped file is left alone."""
+    import shutil
+    import tempfile
+
+    from seqcore.checkpoints import user_dir
+    from seqcore.tasks import attention
+
+    def run(on_progress, stop):
+        with tempfile.TemporaryDirectory() as tmp:  # a run stopped before its first step saves nothing
+            card = attention.train(seconds=300, out=tmp, on_progress=on_progress, stop=stop,
+                                   command="retrained on the attention page")
+            if not card["training"]["steps"]:
+                return None
+            user_dir().mkdir(parents=True, exist_ok=True)
+            for suffix in (".json", ".safetensors"):
+                shutil.copyfile(f"{tmp}/{DEFAULT_NAME}{suffix}", user_dir() / f"{DEFAULT_NAME}{suffix}")
+        return card
+
+    return start_job(RETRAIN_JOB, run, name="attention")
 
 
 def show(fig, key: str, matrix: np.ndarray, rows: list[str] | None, cols: list[str] | None) -> None:
@@ -60,6 +86,12 @@ if not checkpoints:
     st.stop()
 labels = [f"{c.name} ({c.task}, {c.source})" for c in checkpoints]
 default = next((i for i, c in enumerate(checkpoints) if c.name == DEFAULT_NAME), 0)
+_retrained = st.session_state.get(RETRAIN_JOB)
+if trained(_retrained) is not None and st.session_state.get("att-retrain-shown") is not _retrained:
+    # show the retrained model once (user checkpoints come first, so `default` is it), fresh from disk
+    st.session_state["att-retrain-shown"] = _retrained
+    st.session_state["att-model"] = default
+    cached_probe.clear()
 choice = st.selectbox("Model", range(len(checkpoints)), index=default, format_func=labels.__getitem__,
                       key="att-model", help="Every Transformer in the checkpoint registry; other pages add theirs")
 info = checkpoints[choice]
@@ -74,6 +106,17 @@ if source == MY_TEXT:
 try:
     probe = cached_probe(info.source, info.name, text)
     got = am.run_model(probe)
+except CheckpointError as e:
+    own = info.name == DEFAULT_NAME
+    busy = st.session_state.get(RETRAIN_JOB) is not None and st.session_state[RETRAIN_JOB].running
+    checkpoint_problem(f"The checkpoint {info.name} cannot be used: {e}. "
+                       + ("Press Retrain to train the explorer's model again (up to 5 minutes; the shipped file is "
+                          "left as it is), or pick another model above."
+                          if own else f"Retrain it on the {info.task} page, or pick another model above."),
+                       key="att-retrain", name=info.name, busy=busy, retrain=start_retrain if own else None,
+                       where="below")
+    show_job(RETRAIN_JOB)
+    st.stop()
 except SeqcoreError as e:
     st.error(f"Cannot use this input with {info.name}: {e}")
     st.stop()
