@@ -39,7 +39,7 @@ DEFAULTS = dict(lookback=30, horizon=20, epochs=15, hidden=32, seed=0, folds=50)
 @st.cache_resource(show_spinner="Loading the shipped forecasters...")
 def shipped_models() -> tuple[dict[str, fc.NeuralForecaster], list[tuple[str, str]]]:
     """Shipped GOOG forecasters by model name (read-only, used under inference_mode inside predict), and
-    (model name, why) for each shipped checkpoint that could not be loaded."""
+    (model name, "checkpoint X cannot be used: why") for each shipped checkpoint that could not be loaded."""
     out, problems = {}, []
     for info in list_checkpoints(fc.TASK):
         if info.source != "shipped":
@@ -48,10 +48,7 @@ def shipped_models() -> tuple[dict[str, fc.NeuralForecaster], list[tuple[str, st
             model, _ = fc.load_forecaster(info.name)
         except SeqcoreError as e:
             name = info.card.get("config", {}).get("forecast", {}).get("model", info.arch)
-            label = LABELS.get(name, name)
-            problems.append((name, f"The shipped checkpoint {info.name} cannot be used: {e}. Press Retrain {label} "
-                                   f"to train it again in your session with the default settings (`make models` "
-                                   f"rebuilds the shipped file); the other models work as before."))
+            problems.append((name, f"The shipped checkpoint {info.name} cannot be used: {e}"))
             continue
         out.setdefault(model.name, model)
     return out, problems
@@ -378,7 +375,14 @@ except SeqcoreError as e:
 
 job = st.session_state.get(JOB)
 for name, problem in shipped_models()[1]:
-    checkpoint_problem(problem, key=f"fc-retrain-{name}", name=LABELS[name], busy=job is not None and job.running,
+    label = LABELS.get(name, name)
+    mine = st.session_state.get(TRAINED, {}).get(name)
+    if mine is not None and mine.fit_series == "GOOG Close":  # already retrained: say what stands in for it
+        st.info(f"{problem}. Your session's {label}, trained on GOOG, is used in its place where the settings match.")
+        continue
+    checkpoint_problem(f"{problem}. Press Retrain {label} to train it again in your session with the default "
+                       f"settings (`make models` rebuilds the shipped file); the other models work as before.",
+                       key=f"fc-retrain-{name}", name=label, busy=job is not None and job.running,
                        retrain=lambda name=name: retrain_default(name), where="below the Train button")
 train_panel(series, cfg, chosen, folds)
 try:

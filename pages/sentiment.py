@@ -305,6 +305,9 @@ with tab_train:
                                        user_dir() / name, half=True)
             except SeqcoreError as e:
                 st.error(f"{e}.")
+            except OSError as e:  # a read-only or full SEQCORE_HOME: the model itself is fine
+                st.error(f"Could not save to {user_dir()} ({e.strerror or e}): free some space or set SEQCORE_HOME "
+                         f"to a writable folder. Your model is still here for this session.")
             else:
                 cached_model.clear()
                 st.success(f"Saved {path.name}; use it with `seqcore sentiment predict --model {name} TEXT`.")

@@ -457,6 +457,7 @@ def test_forecast_corrupt_checkpoint_offers_a_retrain(shipped, monkeypatch):
     assert model.fit_series == "GOOG Close" and model.cfg.horizon == fc.MAX_HORIZON  # serves every horizon
     assert "LSTM median" in traces(at, "fc-chart")
     assert any(c.value == "LSTM: trained in this session." for c in at.caption)
+    assert not at.error and said(at, "forecast-goog-lstm", "Your session's LSTM", "in its place"), messages(at)
     assert (shipped / "forecast-goog-lstm.safetensors").read_bytes() == broken  # the shipped file is untouched
 
 
@@ -591,3 +592,25 @@ def test_caption_corrupt_checkpoint_offers_a_retrain(shipped, monkeypatch):
     at.run()
     assert f"model {job.result['name']}" in caption_models(at) and not at.error, messages(at)
     assert (shipped / "caption-lstm-shapes.safetensors").read_bytes() == broken
+
+
+def test_sentiment_save_to_a_read_only_home_says_so_and_keeps_the_model(sentiment_app, monkeypatch):
+    import seqcore.checkpoints as ckpt
+    from seqcore.tasks import sentiment as S
+
+    at = sentiment_app
+    interrupt(monkeypatch, S, max_steps=2)
+    at.selectbox(key="sent-train-size").set_value("tiny")
+    at.number_input(key="sent-train-rows").set_value(200)
+    at.button(key="sent-train-run").click().run()
+    job = finish(at, "sent-job")
+
+    def read_only(*a, **k):
+        raise PermissionError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(ckpt, "save_file", read_only)
+    at.button(key="sent-save").click().run()
+    no_exception(at)
+    assert said(at, "Could not save", "Read-only file system", "SEQCORE_HOME", "still here"), messages(at)
+    assert at.session_state["sent-own"] is job.result.model
+    assert "Your model (this session)" in set(predictions(at)["model"])
