@@ -35,16 +35,18 @@ def _result(n, action_times, failures=(), changed=()):
 
 
 def test_summary_and_capacity():
-    fast, slow = _result(1, [0.5, 0.6, 0.7, 0.8]), _result(10, [1.0, 2.5, 3.0, 4.0])
+    fast, slow = _result(1, [0.5, 0.6, 0.7, 3.0]), _result(10, [1.0, 2.5, 3.0, 4.0])
     s = load.latency_summary(fast.samples)
-    assert s["all"]["runs"] == 4 and s["all"]["p50"] == pytest.approx(0.65)
+    assert s["all"]["runs"] == 4 and s["all"]["p50"] == pytest.approx(0.65) and s["all"]["max"] == 3.0
     assert s["sentiment"]["runs"] == 2 and "open" not in s
     assert load.latency_summary(fast.samples, "open")["all"]["p50"] == 9.0
     assert load.capacity([fast, slow], 2.0) == 1
+    assert load.capacity([fast, slow], 3.0) == 10
+    assert load.capacity([fast, slow], 3.0, p95=2.0) is None  # fast's p95 is 2.66 s
     assert load.capacity([fast, _result(5, [0.5], failures=["timeout"])], 2.0) == 1
     assert load.capacity([_result(5, [0.5], changed=["m"])], 2.0) is None
     rows = load.sweep_rows([fast, slow], 2.0)
-    assert [r["p95 < 2 s, 0 errors"] for r in rows] == ["yes", "no"]
+    assert [r["p50 < 2 s, 0 errors"] for r in rows] == ["yes", "no"]
     assert rows[0]["actions / min"] == 4.0 and rows[0]["weights identical"] == "yes (3 models)"
     table = load.page_rows([fast, slow], {"music": "music: generate", "sentiment": "sentiment: predict"})
     assert table[-1]["main action"] == "all pages" and table[0]["10 sessions: p50 / p95 s"].count("/") == 1
