@@ -85,6 +85,32 @@ def checkpoint_problem(message: str, *, key: str, retrain: Callable[[], Job | No
         st.info(f"Retraining {name} with the default settings: progress shows {where}.")
 
 
+def unreadable_shipped(names) -> dict[str, str]:
+    """name -> why, for shipped checkpoints whose model card is corrupt or whose weights file is missing.
+
+    The registry skips such files (it cannot know their task), so without this a page would lose the
+    model silently; a checkpoint that was never shipped (neither file present) is not a problem.
+    """
+    from seqcore.checkpoints import read_card, shipped_dir
+    from seqcore.errors import CheckpointError
+
+    out = {}
+    for name in names:
+        stem = shipped_dir() / name
+        if not stem.with_suffix(".json").exists():
+            if stem.with_suffix(".safetensors").exists():
+                out[name] = f"its model card {name}.json is missing"
+            continue
+        try:
+            read_card(stem)
+        except CheckpointError as e:
+            out[name] = str(e)
+            continue
+        if not stem.with_suffix(".safetensors").exists():
+            out[name] = f"its weights file {name}.safetensors is missing"
+    return out
+
+
 def _history(job: Job) -> list:
     return [p for p in job.snapshot() if hasattr(p, "train_loss")]
 

@@ -7,10 +7,10 @@ import time
 import numpy as np
 import streamlit as st
 
-from pages._shared import checkpoint_problem, how_it_works, show_job, start_job
+from pages._shared import checkpoint_problem, how_it_works, show_job, start_job, unreadable_shipped
 from seqcore.checkpoints import list_checkpoints
 from seqcore.data import scenes
-from seqcore.errors import SeqcoreError
+from seqcore.errors import CheckpointError, SeqcoreError
 from seqcore.tasks import captioning as C
 
 JOB = "cap-job"
@@ -52,6 +52,8 @@ def model_for(decoder: str, dataset: str):
     names = {c.name: c for c in list_checkpoints(C.TASK)}
     name = mine if mine in names else C.default_name(decoder, dataset)
     if name not in names:
+        if why := unreadable_shipped([name]).get(name):  # the registry skips a corrupt card: say so
+            raise CheckpointError(f"{name}: {why}")
         return None
     stem = names[name].stem
     return load_model(name, stem.with_suffix(".safetensors").stat().st_mtime)

@@ -12,7 +12,16 @@ import pandas as pd
 import streamlit as st
 
 from pages._forecast_figures import LABELS, backtest_figure, forecast_figure, whatif_figure
-from pages._shared import checkpoint_problem, how_it_works, safe_filename, show_job, start_job, trained, upload_too_big
+from pages._shared import (
+    checkpoint_problem,
+    how_it_works,
+    safe_filename,
+    show_job,
+    start_job,
+    trained,
+    unreadable_shipped,
+    upload_too_big,
+)
 from seqcore.checkpoints import list_checkpoints
 from seqcore.data import live
 from seqcore.data.prices import EMBEDDED, MISSING_RULE, PriceSeries, load_embedded, read_csv_series
@@ -51,6 +60,9 @@ def shipped_models() -> tuple[dict[str, fc.NeuralForecaster], list[tuple[str, st
             problems.append((name, f"The shipped checkpoint {info.name} cannot be used: {e}"))
             continue
         out.setdefault(model.name, model)
+    unreadable = unreadable_shipped([f"forecast-goog-{m}" for m in fc.NEURAL])
+    problems += [(name.removeprefix("forecast-goog-"), f"The shipped checkpoint {name} cannot be used: {why}")
+                 for name, why in unreadable.items()]
     return out, problems
 
 

@@ -6,7 +6,16 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from pages._shared import checkpoint_problem, how_it_works, safe_filename, show_job, start_job, trained, upload_too_big
+from pages._shared import (
+    checkpoint_problem,
+    how_it_works,
+    safe_filename,
+    show_job,
+    start_job,
+    trained,
+    unreadable_shipped,
+    upload_too_big,
+)
 from seqcore import audio
 from seqcore.data.music import COLLECTIONS
 from seqcore.device import set_threads
@@ -37,6 +46,9 @@ def default_model(kind: str) -> music.CharLM:
 def shipped_problem(kind: str) -> str | None:
     """Why the shipped `kind` model cannot be loaded, or None. Only a good load is cached, so a fixed file
     is picked up on the next run."""
+    name = music.DEFAULT_CHECKPOINTS[kind]
+    if why := unreadable_shipped([name]).get(name):  # else load_lm would only say "no checkpoint named ..."
+        return f"{name}: {why}"
     try:
         default_model(kind)
     except SeqcoreError as e:
@@ -202,7 +214,7 @@ with tab_gen:
             busy=job is not None and job.running, where="under Train your own",
             retrain=lambda: start_training(choice, TRAIN_DEFAULTS["size"], tuple(COLLECTIONS),
                                            TRAIN_DEFAULTS["steps"], TRAIN_DEFAULTS["budget"]))
-    if st.session_state.get("music_error") and st.session_state["music_error"] != problem:
+    if st.session_state.get("music_error") and problem is None:  # a broken model's error is said just above
         st.error(st.session_state["music_error"])
     results = st.session_state.get("music_results", [])
     cols = st.columns(len(results)) if len(results) > 1 else [st.container()]

@@ -8,7 +8,16 @@ import pandas as pd
 import streamlit as st
 
 from pages._sentiment_figures import confusion_figure, running_figure, token_heatmap
-from pages._shared import checkpoint_problem, how_it_works, safe_filename, show_job, start_job, trained, upload_too_big
+from pages._shared import (
+    checkpoint_problem,
+    how_it_works,
+    safe_filename,
+    show_job,
+    start_job,
+    trained,
+    unreadable_shipped,
+    upload_too_big,
+)
 from seqcore.checkpoints import save_checkpoint, user_dir
 from seqcore.data.reviews import load_splits, read_labelled_csv
 from seqcore.errors import SeqcoreError
@@ -53,8 +62,10 @@ def model_options() -> dict[str, tuple[str, str] | str]:
 
 
 def broken_shipped(options: dict) -> dict[tuple[str, str], str]:
-    """(source, name) -> why, for each shipped checkpoint that cannot be loaded (a good load is cached)."""
-    out = {}
+    """(source, name) -> why, for each shipped checkpoint that cannot be loaded (a good load is cached),
+    including the default ones the registry skipped because their card is corrupt or weights missing."""
+    defaults = [S.default_name(m) for m in ("lstm", "transformer")]
+    out = {("shipped", name): why for name, why in unreadable_shipped(defaults).items()}
     for choice in options.values():
         if choice != OWN and choice[0] == "shipped":
             try:
@@ -116,7 +127,8 @@ if trained(_job) is not None and st.session_state.get("sent-own-job") is not _jo
 options = model_options()
 broken = broken_shipped(options)
 for (_, _name), _why in broken.items():
-    _kind = "lstm" if "lstm" in next(c.arch for c in S.sentiment_checkpoints() if c.name == _name) else "transformer"
+    _arch = next((c.arch for c in S.sentiment_checkpoints() if c.name == _name), _name)
+    _kind = "lstm" if "lstm" in _arch else "transformer"
     checkpoint_problem(
         f"The shipped checkpoint {_name} cannot be used: {_why}. Press Retrain to train a {TRAIN_DEFAULTS['size']} "
         f"{_kind} for your session with the default settings (`make models` rebuilds the shipped file); the other "

@@ -614,3 +614,26 @@ def test_sentiment_save_to_a_read_only_home_says_so_and_keeps_the_model(sentimen
     assert said(at, "Could not save", "Read-only file system", "SEQCORE_HOME", "still here"), messages(at)
     assert at.session_state["sent-own"] is job.result.model
     assert "Your model (this session)" in set(predictions(at)["model"])
+
+
+# The registry cannot read a corrupt card (nor tell its task), so it skips it: each page must still say so.
+CARD_CASES = {
+    "forecast": ("forecast-goog-lstm", "fc-retrain-lstm", None),
+    "music": ("music-transformer", "music_retrain_transformer", ("music_model", "transformer")),
+    "sentiment": ("sentiment-lstm", "sent-retrain-sentiment-lstm", None),
+    "captioning": ("caption-lstm-shapes", "cap-retrain-lstm", None),
+    "attention": ("attention-char-transformer", "att-retrain", None),
+}
+
+
+@pytest.mark.parametrize("page", list(CARD_CASES))
+def test_a_corrupt_model_card_is_said_with_a_retrain_button(shipped, page):
+    name, button, choose = CARD_CASES[page]
+    (shipped / f"{name}.json").write_text("{not json")
+    at = open_page(page)
+    if choose:
+        at.radio(key=choose[0]).set_value(choose[1]).run()
+    no_exception(at)
+    assert said(at, name, "corrupt"), messages(at)
+    assert at.button(key=button).label.startswith("Retrain")
+    assert sum(name in e.value for e in at.error) == 1, messages(at)  # once, not once per place it is used
