@@ -7,7 +7,15 @@ import streamlit as st
 import torch
 
 from pages._attention_figures import bars, head_colour, head_view, heatmap, model_view
-from pages._shared import checkpoint_problem, how_it_works, safe_filename, show_job, start_job, trained
+from pages._shared import (
+    checkpoint_problem,
+    how_it_works,
+    safe_filename,
+    show_job,
+    start_job,
+    trained,
+    unreadable_shipped,
+)
 from seqcore.errors import CheckpointError, SeqcoreError
 from seqcore.tasks import attention_maths as am
 from seqcore.tasks.attention import DEFAULT_NAME, EXAMPLE, MAX_CHARS
@@ -84,6 +92,14 @@ if not checkpoints:
     st.error("No Transformer checkpoint is available. Train the explorer's own model with "
              "`seqcore train attention` (about 4 minutes on a CPU), then reload this page.")
     st.stop()
+if (_why := unreadable_shipped([DEFAULT_NAME]).get(DEFAULT_NAME)) and DEFAULT_NAME not in {c.name for c in checkpoints}:
+    # the registry skips a corrupt card, so the explorer's own model would vanish without a word
+    _job = st.session_state.get(RETRAIN_JOB)
+    checkpoint_problem(f"The explorer's own model {DEFAULT_NAME} cannot be used: {_why}. Press Retrain to train it "
+                       "again (up to 5 minutes; the shipped file is left as it is); meanwhile another model is shown.",
+                       key="att-retrain", name=DEFAULT_NAME, busy=_job is not None and _job.running,
+                       retrain=start_retrain, where="below")
+    show_job(RETRAIN_JOB)
 labels = [f"{c.name} ({c.task}, {c.source})" for c in checkpoints]
 default = next((i for i, c in enumerate(checkpoints) if c.name == DEFAULT_NAME), 0)
 _retrained = st.session_state.get(RETRAIN_JOB)
@@ -115,7 +131,8 @@ except CheckpointError as e:
                           if own else f"Retrain it on the {info.task} page, or pick another model above."),
                        key="att-retrain", name=info.name, busy=busy, retrain=start_retrain if own else None,
                        where="below")
-    show_job(RETRAIN_JOB)
+    if own:
+        show_job(RETRAIN_JOB)
     st.stop()
 except SeqcoreError as e:
     st.error(f"Cannot use this input with {info.name}: {e}")
