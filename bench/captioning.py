@@ -61,8 +61,8 @@ def main() -> None:
         "depend on the decoding column; chance loc. = hit rate of a uniformly random cell. NN-caption = the "
         "caption of the nearest of 2,000 training images (16x16 thumbnails, L2), the baseline. Compositional "
         "rows: the model never saw red triangles, green circles or blue squares; every scored scene holds one. "
-        "Captions/s: batched greedy or per-image beam search on this machine's CPU, shared with other jobs, so "
-        "speeds are rough.\n\n" + markdown_table(rows, ".3f")
+        "Captions/s: batched greedy or per-image beam search (the Transformer steps through a KV cache) on this "
+        "machine's CPU, shared with other jobs, so speeds are rough.\n\n" + markdown_table(rows, ".3f")
     )
     write_section("captioning", "Image captioning (Show, Attend and Tell on synthetic scenes)", body)
 

@@ -128,9 +128,10 @@ def caption_loss(model: Captioner, batch, alpha_c: float = ALPHA_C) -> torch.Ten
     alpha_c * mean_i (1 - sum_t alpha_ti)^2 over the real (non-pad) steps: it pushes the decoder to
     spread its attention over the image across the caption instead of staring at one cell.
     Show, Attend and Tell used alpha_c = 1 with 196 cells and long captions. Here a caption has at most
-    12 steps for N = 64 cells, so sum_t alpha_ti cannot reach 1 everywhere and the penalty is smallest
-    when every step attends uniformly: at alpha_c = 1 it outweighed the cross-entropy late in training
-    and left the shape LSTM's attention diffuse (68% localisation). Hence a small default weight.
+    11 steps (10 words and <eos>) for N = 64 cells, so sum_t alpha_ti cannot reach 1 everywhere and the
+    penalty is smallest when every step attends uniformly: at alpha_c = 1 it outweighed the cross-entropy
+    late in training and left the shape LSTM's attention diffuse (68% localisation). Hence a small
+    default weight; the shipped shape LSTM uses 0.
     """
     images, tin, tout = batch
     logits, att = model(images, tin)
