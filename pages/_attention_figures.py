@@ -1,14 +1,17 @@
-"""Plotly figures for the attention explorer: labelled heat maps, head view lines, the model grid.
+"""Figures for the attention explorer: labelled heat maps, the head view (HTML), the model grid.
 
 Not a page (leading underscore). Figures only: the numbers come from seqcore.tasks.attention_maths.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
-from plotly.subplots import make_subplots
 
 HEAD_COLOURS = qualitative.Plotly + qualitative.Dark24
 
@@ -23,74 +26,159 @@ def _z(matrix: np.ndarray) -> np.ndarray:
     return np.round(np.where(np.isfinite(m), m, np.nan), 5)
 
 
-def heatmap(matrix: np.ndarray, rows: list[str], cols: list[str], *, title: str, x_title: str, y_title: str,
-            weights: bool = False, height: int | None = None) -> go.Figure:
-    """One labelled heat map with hover values; weights=True pins the colour scale to 0..1."""
-    scale = dict(colorscale="Blues", zmin=0, zmax=1) if weights else dict(colorscale="RdBu", zmid=0)
-    fig = go.Figure(go.Heatmap(
-        z=_z(matrix), x=cols, y=rows, **scale, colorbar=dict(thickness=12),
-        xgap=1 if len(cols) < 60 else 0, ygap=1 if len(rows) < 60 else 0,
-        hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>value: %{{z:.4g}}<extra></extra>",
-    ))
-    fig.update_layout(
-        title=title, height=height or min(720, 140 + 22 * len(rows)), margin=dict(l=10, r=10, t=40, b=10),
-        xaxis=dict(title=x_title, type="category", tickangle=-60 if len(cols) > 6 else 0),
-        yaxis=dict(title=y_title, type="category", autorange="reversed"),
-    )
-    return fig
+def _scale(weights: bool) -> dict:
+    return (dict(colorscale="Blues", cmin=0, cmax=1) if weights else dict(colorscale="RdBu", cmid=0)) | dict(
+        colorbar=dict(thickness=12))
 
 
-def head_view(lines: list[tuple[int, int, int, float]], queries: list[str], keys: list[str],
-              heads: list[int], *, title: str) -> go.Figure:
-    """Queries on the left, keys on the right, a line per weight (thicker, darker = more attention)."""
-    fig = go.Figure()
-    n = max(len(queries), len(keys))
-    for h in heads:
-        mine = [ln for ln in lines if ln[0] == h]
-        # One trace per weight band, since a plotly trace has a single width and opacity.
-        for lo, hi, width, alpha in ((0.0, 0.1, 1, 0.25), (0.1, 0.3, 2, 0.45), (0.3, 0.6, 3, 0.7), (0.6, 1.01, 5, 1)):
-            band = [ln for ln in mine if lo <= ln[3] < hi]
-            xs, ys = [], []
-            for _, i, j, _ in band:
-                xs += [0, 1, None]
-                ys += [-i, -j, None]
-            fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color=head_colour(h), width=width),
-                            opacity=alpha, legendgroup=f"h{h}", showlegend=False, hoverinfo="skip")
-        fig.add_scatter(  # midpoints carry the hover values and the legend entry for the head
-            x=[0.5] * len(mine), y=[-(i + j) / 2 for _, i, j, _ in mine], mode="markers",
-            marker=dict(color=head_colour(h), size=5, opacity=0.6), name=f"head {h}", legendgroup=f"h{h}",
-            hovertext=[f"head {h}: {queries[i]} → {keys[j]}: {w:.3f}" for _, i, j, w in mine], hoverinfo="text",
-        )
-    for x, labels, side in ((0, queries, "left"), (1, keys, "right")):
-        fig.add_scatter(x=[x] * len(labels), y=[-i for i in range(len(labels))], mode="markers+text",
-                        text=labels, textposition=f"middle {side}", marker=dict(color="#444", size=4),
-                        hovertext=labels, hoverinfo="text", showlegend=False)
-    fig.update_layout(
-        title=title, height=min(1400, 160 + 20 * n), margin=dict(l=10, r=10, t=40, b=10),
-        xaxis=dict(range=[-0.6, 1.6], showgrid=False, zeroline=False, tickvals=[0, 1],
-                   ticktext=["query (attends from)", "key (attends to)"]),
-        yaxis=dict(showgrid=False, zeroline=False, showticklabels=False), legend=dict(title="click to toggle"),
-    )
-    return fig
+def heatmap(matrix: np.ndarray, rows: list[str], cols: list[str] | None, *, title: str, x_title: str, y_title: str,
+            weights: bool = False, height: int | None = None) -> dict:
+    """One labelled heat map with hover values, as a plotly figure dict; weights=True pins the colours to 0..1.
+
+    cols=None numbers the columns (model dimensions): plotly then picks a few ticks instead of laying out
+    one rotated label per column, which was a large share of the browser's drawing time.
+    """
+    return heatmap_panels([(matrix, cols, "")], rows, title=title, x_title=x_title, y_title=y_title,
+                          weights=weights, height=height)
 
 
-def model_view(att: list[np.ndarray], rows: list[str], cols: list[str], *, title: str) -> go.Figure:
-    """Layer x head grid of small maps; att is per layer (H, T, T_k)."""
+def heatmap_panels(panels: list[tuple[np.ndarray, list[str] | None, str]], rows: list[str], *, title: str,
+                   x_title: str, y_title: str, weights: bool = False, height: int | None = None) -> dict:
+    """Matrices that share their rows, side by side in one figure with one colour scale (hover gives values).
+
+    Each plotly chart has a fixed cost in the browser (its own layout, modebar and resize handling), so the
+    step-through draws its related matrices as panels of one figure. panels: (matrix, column labels or None
+    for numbered columns, panel title). A dict, not go.Figure: plotly's per-property validation was most of
+    the script's time, and st.plotly_chart validates the dict once anyway.
+    """
+    n = len(panels)
+    gap = 0.06 if n > 1 else 0.0
+    width = (1 - gap * (n - 1)) / n
+    data, annotations, layout = [], [], {}
+    for p, (matrix, cols, name) in enumerate(panels):
+        xa, suffix = ("x", "") if p == 0 else (f"x{p + 1}", str(p + 1))
+        z = _z(matrix)
+        small = len(rows) < 60 and z.shape[1] < 60 and cols is not None
+        hover = f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>value: %{{z:.4g}}<extra></extra>"
+        data.append({"type": "heatmap", "z": z.tolist(), "y": rows, "xaxis": xa, "yaxis": "y",
+                     "coloraxis": "coloraxis", **({"x": cols} if cols is not None else {}),
+                     # gaps make plotly paint each cell on a full-size canvas: only worth it for token x token maps
+                     **({"xgap": 1, "ygap": 1} if small else {}),
+                     "hovertemplate": (f"{name}<br>" if name else "") + hover})
+        x0 = p * (width + gap)
+        axis = {"domain": [round(x0, 6), round(min(1.0, x0 + width), 6)], "anchor": "y",
+                "title": {"text": x_title}}
+        if cols is not None:
+            axis |= {"type": "category", "tickangle": -60 if len(cols) > 6 else 0}
+        layout[f"xaxis{suffix}"] = axis
+        if name and n > 1:
+            annotations.append({"text": name, "x": x0 + width / 2, "y": 1, "xref": "paper", "yref": "paper",
+                                "xanchor": "center", "yanchor": "bottom", "showarrow": False})
+    layout |= {"title": {"text": title}, "height": height or min(720, 140 + 22 * len(rows)) + (20 if n > 1 else 0),
+               "margin": dict(l=10, r=10, t=60 if n > 1 else 40, b=10),
+               "yaxis": {"title": {"text": y_title}, "type": "category", "autorange": "reversed"},
+               "coloraxis": _scale(weights), "annotations": annotations}
+    return {"data": data, "layout": layout}
+
+
+HEAD_VIEW_TEMPLATE = Path(__file__).parent / "_components" / "head_view.html"
+
+
+def json_for_html(obj) -> str:
+    """JSON that is safe inside an HTML <script> block: typed text must not be able to close the block.
+
+    "<", ">" and "&" only occur inside JSON strings, where the \\u escapes decode to the same characters, so
+    the data round-trips exactly while "</script>" or "<!--" can never appear in the page source.
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                    ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
+@functools.cache
+def _head_view_template() -> str:
+    return HEAD_VIEW_TEMPLATE.read_text(encoding="utf-8")
+
+
+def head_view_html(lines: list[tuple[int, int, int, float]], queries: list[str], keys: list[str], n_heads: int,
+                   *, title: str, min_weight: float = 0.02) -> str:
+    """The head view as one self-contained HTML page (SVG + vanilla JS shipped in the repo, no network).
+
+    lines are (head, query i, key j, weight) from attention_maths.head_view_lines; hovering a token in the
+    browser shows only its lines, and a checkbox per head toggles that head.
+    """
+    data = {"title": title, "queries": queries, "keys": keys, "min_weight": min_weight,
+            "heads": [{"head": h, "colour": head_colour(h)} for h in range(n_heads)],
+            "lines": [[h, i, j, round(w, 3)] for h, i, j, w in lines]}
+    return _head_view_template().replace("__DATA__", json_for_html(data))
+
+
+def head_view_height(queries: list[str], keys: list[str]) -> int:
+    """Pixels for the head view's frame: its header and a 20 px row per token, capped (the frame scrolls)."""
+    return min(900, 110 + 20 * max(len(queries), len(keys)))
+
+
+def _domain(lo: float, hi: float) -> list[float]:
+    """An axis domain kept inside [0, 1]: plotly rejects the -5e-17 that float sums leave at the edges."""
+    return [round(min(max(lo, 0.0), 1.0), 6), round(min(max(hi, 0.0), 1.0), 6)]
+
+
+def model_view(att: list[np.ndarray], *, title: str, selected: tuple[int, int] | None = None) -> dict:
+    """Layer x head grid of small maps (att is per layer (H, T, T_k)), as a plotly figure dict.
+
+    Built as a dict, not with make_subplots: that validates every axis and trace and took most of the
+    page's time on big grids. Plotly cannot select heat-map cells, so each map carries one transparent
+    scatter point; with hoverdistance -1 that point answers hover and click anywhere in its map, and
+    st.plotly_chart(on_select=...) reports its customdata [layer, head] (see clicked_cell).
+    """
     n_layers, n_heads = len(att), att[0].shape[0]
-    fig = make_subplots(rows=n_layers, cols=n_heads, horizontal_spacing=0.02, vertical_spacing=0.04,
-                        row_titles=[f"layer {i}" for i in range(n_layers)],
-                        column_titles=[f"head {h}" for h in range(n_heads)])
+    n_q, n_k = att[0].shape[1], att[0].shape[2]
+    gx, gy = 0.02, 0.04
+    w, h_ = (1 - gx * (n_heads - 1)) / n_heads, (1 - gy * (n_layers - 1)) / n_layers
+    data, annotations, shapes = [], [], []
+    layout: dict = {}
     for i, a in enumerate(att):
+        y1 = 1 - i * (h_ + gy)
         for h in range(n_heads):
-            fig.add_trace(go.Heatmap(
-                z=np.round(a[h], 3), x=cols, y=rows, coloraxis="coloraxis",
-                hovertemplate=f"layer {i} head {h}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.3f}}<extra></extra>",
-            ), row=i + 1, col=h + 1)
-    fig.update_xaxes(showticklabels=False, type="category")
-    fig.update_yaxes(showticklabels=False, type="category", autorange="reversed")
-    fig.update_layout(title=title, height=150 + 190 * n_layers, margin=dict(l=10, r=30, t=60, b=10),
-                      coloraxis=dict(colorscale="Blues", cmin=0, cmax=1, colorbar=dict(title="weight")))
-    return fig
+            k = i * n_heads + h + 1
+            xa, ya = f"x{k}" if k > 1 else "x", f"y{k}" if k > 1 else "y"
+            x0 = h * (w + gx)
+            data.append({"type": "heatmap", "z": np.round(a[h], 3).tolist(), "xaxis": xa, "yaxis": ya,
+                         "coloraxis": "coloraxis", "hoverinfo": "skip"})
+            data.append({"type": "scatter", "mode": "markers", "x": [(n_k - 1) / 2], "y": [(n_q - 1) / 2],
+                         "xaxis": xa, "yaxis": ya, "customdata": [[i, h]], "showlegend": False,
+                         "marker": {"color": "rgba(0,0,0,0)", "size": 1},
+                         "hovertemplate": f"layer {i}, head {h}<br>click to enlarge<extra></extra>"})
+            axis = dict(showticklabels=False, ticks="", showgrid=False, zeroline=False, fixedrange=True)
+            layout[f"xaxis{k if k > 1 else ''}"] = {**axis, "domain": _domain(x0, x0 + w), "anchor": ya,
+                                                     "range": [-0.5, n_k - 0.5]}
+            layout[f"yaxis{k if k > 1 else ''}"] = {**axis, "domain": _domain(y1 - h_, y1), "anchor": xa,
+                                                     "range": [n_q - 0.5, -0.5]}
+            if selected == (i, h):
+                shapes.append({"type": "rect", "xref": f"{xa} domain", "yref": f"{ya} domain", "x0": -0.02,
+                               "x1": 1.02, "y0": -0.02, "y1": 1.02, "line": {"color": "#d62728", "width": 3}})
+            if i == 0:
+                annotations.append({"text": f"head {h}", "x": x0 + w / 2, "y": 1, "xref": "paper", "yref": "paper",
+                                    "xanchor": "center", "yanchor": "bottom", "showarrow": False})
+        annotations.append({"text": f"layer {i}", "x": 1, "y": y1 - h_ / 2, "xref": "paper", "yref": "paper",
+                            "xanchor": "left", "yanchor": "middle", "xshift": 4, "textangle": 90,
+                            "showarrow": False})
+    layout.update(title={"text": title}, height=150 + 190 * n_layers, margin=dict(l=10, r=30, t=60, b=10),
+                  coloraxis={"colorscale": "Blues", "cmin": 0, "cmax": 1,
+                             "colorbar": {"title": {"text": "weight"}, "x": 1.04}},
+                  hovermode="closest", hoverdistance=-1, dragmode=False, annotations=annotations, shapes=shapes)
+    return {"data": data, "layout": layout}
+
+
+def clicked_cell(points: list[dict] | None) -> tuple[int, int] | None:
+    """(layer, head) of the model-view map that a selection event's first point belongs to, if any."""
+    for p in points or []:
+        cd = p.get("customdata")
+        if isinstance(cd, list | tuple) and len(cd) >= 2:
+            return int(cd[0]), int(cd[1])
+    return None
 
 
 def bars(values: np.ndarray, labels: list[str], *, title: str, y_title: str, colour: str) -> go.Figure:

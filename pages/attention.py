@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import streamlit as st
 import torch
 
-from pages._attention_figures import bars, head_colour, head_view, heatmap, model_view
+from pages._attention_figures import (
+    bars,
+    clicked_cell,
+    head_colour,
+    head_view_height,
+    head_view_html,
+    heatmap,
+    heatmap_panels,
+    model_view,
+)
 from pages._shared import (
     checkpoint_problem,
     how_it_works,
@@ -59,10 +70,31 @@ def start_retrain():
 
 def show(fig, key: str, matrix: np.ndarray, rows: list[str] | None, cols: list[str] | None) -> None:
     """A chart (PNG from its modebar camera) and a CSV download of the matrix behind it."""
+    show_panels(fig, key, [("", matrix, rows, cols)])
+
+
+def show_panels(fig, key: str, tables: list[tuple[str, np.ndarray, list[str] | None, list[str] | None]]) -> None:
+    """A chart of one or more matrices (PNG from its modebar camera) and a CSV download per matrix.
+
+    The CSV text is made only when its button is clicked (a callable): writing every matrix on every rerun
+    cost more than drawing them.
+    """
     st.plotly_chart(fig, key=f"att-fig-{key}",
                     config={"toImageButtonOptions": {"format": "png", "filename": safe_filename(f"attention-{key}")}})
-    st.download_button("CSV", am.matrix_csv(matrix, rows, cols), file_name=safe_filename(f"attention-{key}.csv"),
-                       mime="text/csv", key=f"att-csv-{key}", on_click="ignore", icon=":material/download:")
+    places = st.columns(len(tables)) if len(tables) > 1 else [st.container()]
+    for place, (name, matrix, rows, cols) in zip(places, tables, strict=True):
+        part = f"-{name}" if name else ""
+        place.download_button(f"CSV {name}".strip(), functools.partial(am.matrix_csv, matrix, rows, cols),
+                              file_name=safe_filename(f"attention-{key}{part}.csv"), mime="text/csv",
+                              key=f"att-csv-{key}{part}", on_click="ignore", icon=":material/download:")
+
+
+def enlarge_clicked() -> None:
+    """A click on a small map of the model view selects its hidden point: enlarge that layer and head."""
+    event = st.session_state.get("att-fig-modelview")
+    cell = clicked_cell(event["selection"]["points"] if event else None)
+    if cell is not None:
+        st.session_state["att-mv-cell"] = cell
 
 
 st.title("Attention explorer")
@@ -185,73 +217,67 @@ if tab_step.open:
         st.dataframe({"position": list(range(len(probe.tokens))), "token": probe.tokens,
                       **({"id": ids} if ids is not None else {})}, hide_index=True, key="att-tokens", height=180)
         after = "" if layer == 0 else f", then the residual stream into layer {layer}"
+        # Related matrices share one figure (as panels): the browser's cost is mostly per chart, and a new text
+        # redraws every chart of this tab (bench/pages.py: 11 charts took ~1.4 s, 5 take well under 1 s).
         st.markdown(f"**2. Embeddings plus positions**{after}")
-        cols2 = st.columns(3 if steps.positions is not None else 2)
-        with cols2[0]:
-            show(heatmap(steps.token_embeddings, q_labels, dims, title="token embedding", x_title="dimension",
-                         y_title="token"), f"{stem}-embed", steps.token_embeddings, q_labels, dims)
+        parts = [("token embedding", steps.token_embeddings)]
         if steps.positions is not None:
-            with cols2[1]:
-                show(heatmap(steps.positions, q_labels, dims, title="position vector", x_title="dimension",
-                             y_title="token"), f"{stem}-pos", steps.positions, q_labels, dims)
-        with cols2[-1]:
-            show(heatmap(steps.layer_input, q_labels, dims, title=f"input to layer {layer}", x_title="dimension",
-                         y_title="token"), f"{stem}-input", steps.layer_input, q_labels, dims)
+            parts.append(("position vector", steps.positions))
+        parts.append((f"input to layer {layer}", steps.layer_input))
+        show_panels(heatmap_panels([(m, None, name) for name, m in parts], q_labels, title="Embeddings",
+                                   x_title="dimension", y_title="token"),
+                    f"{stem}-embed", [(name, m, q_labels, dims) for name, m in parts])
         st.markdown(f"**3. Queries, keys, values of head {head}** (from the LayerNorm'd input)")
-        cols3 = st.columns(3)
-        qkv = (("Q", steps.q, q_labels), ("K", steps.k, k_labels), ("V", steps.v, k_labels))
-        for col, (name, m, lab) in zip(cols3, qkv, strict=True):
-            with col:
-                show(heatmap(m, lab, kd, title=name, x_title="head dimension", y_title="token"),
-                     f"{stem}-H{head}-{name}", m, lab, kd)
+        qkv = [("Q", steps.q, q_labels), ("K", steps.k, k_labels), ("V", steps.v, k_labels)]
+        # Panels share their rows: cross-attention's keys and values have other rows than its queries.
+        groups = [qkv] if kind == "self" else [qkv[:1], qkv[1:]]
+        for group in groups:
+            names = "".join(name for name, _, _ in group)
+            show_panels(heatmap_panels([(m, None, name) for name, m, _ in group], group[0][2],
+                                       title=", ".join(name for name, _, _ in group), x_title="head dimension",
+                                       y_title="token"),
+                        f"{stem}-H{head}-{names}", [(name, m, lab, kd) for name, m, lab in group])
         st.markdown("**4. Scores, scaling, mask, softmax**")
-        cols4 = st.columns(2)
-        with cols4[0]:
-            show(heatmap(steps.scores, q_labels, k_labels, title="scores QKᵀ", x_title="key", y_title="query"),
-                 f"{stem}-H{head}-scores", steps.scores, q_labels, k_labels)
-        with cols4[1]:
-            show(heatmap(steps.scaled, q_labels, k_labels, title=f"scaled QKᵀ / √{steps.d_k}", x_title="key",
-                         y_title="query"), f"{stem}-H{head}-scaled", steps.scaled, q_labels, k_labels)
-        cols5 = st.columns(2)
-        with cols5[0]:
-            if steps.allowed is not None:
-                show(heatmap(steps.masked, q_labels, k_labels, title="causal mask: -inf above the diagonal (blank)",
-                             x_title="key", y_title="query"),
-                     f"{stem}-H{head}-masked", steps.masked, q_labels, k_labels)
-            else:
-                st.info("No mask here: every query may attend to every key.")
-        with cols5[1]:
-            show(heatmap(steps.weights, q_labels, k_labels, title=f"softmax, temperature {temperature:g}",
-                         x_title="key", y_title="query", weights=True),
-                 f"{stem}-H{head}-weights", steps.weights, q_labels, k_labels)
+        scores = [("scores QKᵀ", "scores", steps.scores), (f"scaled QKᵀ / √{steps.d_k}", "scaled", steps.scaled)]
+        if steps.allowed is not None:
+            scores.append(("causal mask: -inf above the diagonal (blank)", "masked", steps.masked))
+        show_panels(heatmap_panels([(m, k_labels, name) for name, _, m in scores], q_labels, title="Scores",
+                                   x_title="key", y_title="query"),
+                    f"{stem}-H{head}-scores", [(short, m, q_labels, k_labels) for _, short, m in scores])
+        if steps.allowed is None:
+            st.info("No mask here: every query may attend to every key.")
+        show(heatmap(steps.weights, q_labels, k_labels, title=f"softmax, temperature {temperature:g}",
+                     x_title="key", y_title="query", weights=True),
+             f"{stem}-H{head}-weights", steps.weights, q_labels, k_labels)
         st.markdown("**5. Weighted sum of V** (this head's output; the heads are concatenated and projected)")
-        show(heatmap(steps.output, q_labels, kd, title="softmax(·) V", x_title="head dimension", y_title="query"),
+        show(heatmap(steps.output, q_labels, None, title="softmax(·) V", x_title="head dimension", y_title="query"),
              f"{stem}-H{head}-output", steps.output, q_labels, kd)
 
 if tab_head.open:
     with tab_head:
         att = am.hide_tokens(layers[layer], rows, cols)
-        heads = st.multiselect("Heads", range(cfg.n_heads), default=list(range(cfg.n_heads)), key="att-hv-heads",
-                               format_func=lambda h: f"head {h}")
-        pick = st.selectbox("Query token", [None, *range(len(shown_q))], key="att-hv-token",
-                            format_func=lambda i: "all tokens" if i is None else shown_q[i])
-        if not heads:
-            st.error("Select at least one head to draw.")
-        else:
-            lines = am.head_view_lines(att, heads, pick)
-            st.plotly_chart(head_view(lines, shown_q, shown_k, heads, title=f"Layer {layer}, {kind}-attention"),
-                            key="att-fig-headview")
-            st.caption("Lines under weight 0.02 are not drawn. Click a head in the legend to toggle it; hover the "
-                       "midpoints for the weights.")
+        lines = am.head_view_lines(att, list(range(cfg.n_heads)))
+        with st.container(key="att-headview"):
+            # st.iframe runs the view's own JS (pages/_components/head_view.html); the user's text reaches it
+            # only as escaped JSON (json_for_html), so typed markup is shown, never run.
+            st.iframe(head_view_html(lines, shown_q, shown_k, cfg.n_heads, title=f"Layer {layer}, {kind}-attention"),
+                      height=head_view_height(shown_q, shown_k))
+        st.caption(f"{len(lines)} lines of weight ≥ 0.02 over {cfg.n_heads} heads. Queries on the left attend to "
+                   "keys on the right; thicker, darker lines carry more weight. Hover a line for its value.")
 
 if tab_model.open:
     with tab_model:
         grid = [am.hide_tokens(a, rows, cols) for a in layers]
-        st.plotly_chart(model_view(grid, shown_q, shown_k, title=f"All layers and heads ({kind}-attention)"),
-                        key="att-fig-modelview")
         cells = [(i, h) for i in range(cfg.n_layers) for h in range(cfg.n_heads)]
-        cell = st.selectbox("Enlarge", cells, index=layer * cfg.n_heads + head, key="att-mv-cell",
-                            format_func=lambda c: f"layer {c[0]}, head {c[1]}")
+        # The selectbox holds the enlarged cell: a click sets it (enlarge_clicked), and it is the keyboard's way
+        # (and AppTest's, which cannot click a chart) to the same place.
+        if st.session_state.get("att-mv-cell") not in cells:
+            st.session_state["att-mv-cell"] = (layer, head)
+        cell = st.session_state["att-mv-cell"]
+        st.plotly_chart(model_view(grid, title=f"All layers and heads ({kind}-attention): click a map to enlarge it",
+                                   selected=cell),
+                        key="att-fig-modelview", on_select=enlarge_clicked, selection_mode="points")
+        cell = st.selectbox("Enlarged", cells, key="att-mv-cell", format_func=lambda c: f"layer {c[0]}, head {c[1]}")
         show(heatmap(grid[cell[0]][cell[1]], shown_q, shown_k, title=f"layer {cell[0]}, head {cell[1]}",
                      x_title="key", y_title="query", weights=True),
              f"{info.name}-L{cell[0]}-H{cell[1]}-grid", grid[cell[0]][cell[1]], shown_q, shown_k)
@@ -265,13 +291,13 @@ if tab_neuron.open:
                     "Each row of q ∘ k sums to q·k.")
         cols6 = st.columns([1, 2, 2])
         with cols6[0]:
-            show(heatmap(nv.q[None, :], [q_labels[query]], kd, title="q", x_title="head dimension", y_title="query",
+            show(heatmap(nv.q[None, :], [q_labels[query]], None, title="q", x_title="head dimension", y_title="query",
                          height=180), f"{stem}-H{head}-q{query}", nv.q[None, :], [q_labels[query]], kd)
         with cols6[1]:
-            show(heatmap(nv.k, k_labels, kd, title="k for each key", x_title="head dimension", y_title="key"),
+            show(heatmap(nv.k, k_labels, None, title="k for each key", x_title="head dimension", y_title="key"),
                  f"{stem}-H{head}-keys", nv.k, k_labels, kd)
         with cols6[2]:
-            show(heatmap(nv.qk, k_labels, kd, title="q ∘ k (elementwise)", x_title="head dimension", y_title="key"),
+            show(heatmap(nv.qk, k_labels, None, title="q ∘ k (elementwise)", x_title="head dimension", y_title="key"),
                  f"{stem}-H{head}-qk{query}", nv.qk, k_labels, kd)
         cols7 = st.columns(2)
         with cols7[0]:
@@ -281,7 +307,7 @@ if tab_neuron.open:
             st.plotly_chart(bars(nv.weights, k_labels, title=f"softmax(q·k / √{steps.d_k} / {temperature:g})",
                                  y_title="weight", colour=head_colour(head)), key="att-fig-softmax")
         table = np.stack([nv.dot, nv.scaled, nv.weights], axis=1)
-        st.download_button("CSV", am.matrix_csv(table, k_labels, ["q.k", "scaled", "softmax"]),
+        st.download_button("CSV", functools.partial(am.matrix_csv, table, k_labels, ["q.k", "scaled", "softmax"]),
                            file_name=safe_filename(f"attention-{stem}-H{head}-neuron{query}.csv"), mime="text/csv",
                            key="att-csv-neuron", on_click="ignore", icon=":material/download:")
 
@@ -296,3 +322,8 @@ if tab_avg.open:
                      x_title="input token", y_title="position", weights=True),
              f"{stem}-rollout", roll, shown_q, [q_labels[i] for i in rows])
         st.caption("Rollout is computed over all tokens, then special tokens are hidden and rows renormalised.")
+        if got.cross_attention is not None:
+            st.info("Rollout here follows self-attention only: it chains token-to-token maps through the layers. "
+                    f"{info.name}'s cross-attention maps its tokens to the context (e.g. image cells), which do not "
+                    "chain from layer to layer, so the cross-attention is in the head average above (choose "
+                    "Attention: cross) and the other views, not in the rollout.", icon=":material/info:")
