@@ -172,6 +172,10 @@ def steps_done(r: PointResult) -> int:
     return max(1, len(r.samples))
 
 
+def per_second(cpu_s: float | None, wall_s: float) -> float | str:
+    return "-" if cpu_s is None or not wall_s else round(cpu_s / wall_s, 2)
+
+
 def sweep_rows(results: list[PointResult], p50: float, p95: float | None = None) -> list[dict]:
     rows = []
     for r in results:
@@ -188,6 +192,10 @@ def sweep_rows(results: list[PointResult], p50: float, p95: float | None = None)
             "actions / min": round(60 * act.get("runs", 0) / r.wall_s, 1) if r.wall_s else "",
             "server CPU s / step": "-" if r.server_cpu_s is None else round(r.server_cpu_s / steps_done(r), 2),
             "browser CPU s / step": "-" if r.browser_cpu_s is None else round(r.browser_cpu_s / steps_done(r), 2),
+            # CPU seconds per wall second: how much of the machine each side had; a server far below its cores
+            # while latency grows was starved by the clients or other jobs, not saturated by its sessions
+            "server cores busy": per_second(r.server_cpu_s, r.wall_s),
+            "browser cores busy": per_second(r.browser_cpu_s, r.wall_s),
             "server RSS start MiB": "-" if r.rss_start_mb is None else round(r.rss_start_mb),
             "server RSS peak MiB": "-" if r.rss_peak_mb is None else round(r.rss_peak_mb),
             "weights identical": ("yes" if w.get("identical") else "**NO**" if w.get("changed") else "n/a")
@@ -281,8 +289,13 @@ async def new_page(browser, timeout_ms: float):
 
 
 async def run_session(browser, url: str, i: int, plan: list[Step], rounds: int, think: float, timeout_ms: float,
-                      samples: list[Sample], failures: list[Failure]) -> None:
-    ctx, pg = await new_page(browser, timeout_ms)
+                      samples: list[Sample], failures: list[Failure], ctx=None) -> None:
+    """One user: every page of `plan`, `rounds` times, in a new browser context (or in `ctx`, left open)."""
+    own = ctx is None
+    if own:
+        ctx, pg = await new_page(browser, timeout_ms)
+    else:
+        pg = await ctx.new_page()
     js_errors: list[str] = []
     pg.on("pageerror", lambda e: js_errors.append(str(e)))
     k = i % len(plan)
@@ -317,7 +330,7 @@ async def run_session(browser, url: str, i: int, plan: list[Step], rounds: int, 
                 if think:
                     await asyncio.sleep(think)
     finally:
-        await ctx.close()
+        await (ctx.close() if own else pg.close())
 
 
 async def states(pg) -> str:
@@ -443,9 +456,10 @@ async def run_point(url: str, n: int, plan: list[Step], args, pids: list[int]) -
         try:
             # one untimed visit of every page and action first: loads every default model, so "before" lists
             # them and the timed run measures serving, not loading
-            warm: list[Sample] = []
-            await run_session(browser, url, 0, plan, 1, 0, timeout_ms, warm, res.warmup_failures)
             ctxs = await inspectors(browser, url, timeout_ms)
+            warm: list[Sample] = []
+            for ctx in ctxs:  # in each inspector's context, so every replica behind a proxy has its models loaded
+                await run_session(browser, url, 0, plan, 1, 0, timeout_ms, warm, res.warmup_failures, ctx=ctx)
             replicas, before = await read_all(ctxs, url)
             sampler = MemorySampler(pids) if pids else None
             if sampler:
@@ -476,7 +490,7 @@ def report(results: list[PointResult], args, plan: list[Step], load_start, load_
     best = capacity(results, args.target_p50, args.target_p95)
     labels = {s.path: s.label for s in plan}
     failures = [f for r in results for f in (r.warmup_failures + r.failures)]
-    where = (f"an existing server at `{args.url}`" if args.url else
+    where = (f"{args.label or 'an existing server'} at `{args.url}`" if args.url else
              "one `streamlit run app.py` server started by the script (as bench/pages.py starts it)")
     changed = [c for r in results for c in r.weights.get("changed", [])]
     body = (
@@ -490,7 +504,8 @@ def report(results: list[PointResult], args, plan: list[Step], load_start, load_
         f"boxes, JavaScript errors and timeouts ({args.timeout:g} s a step). Memory: VmRSS of the server process and "
         "its children, sampled every 0.5 s during the run. CPU per step: CPU seconds (user + system, /proc) the "
         "server's processes and, separately, the browser (Playwright's driver and Chromium) used during the run, "
-        "divided by the steps done (page opens plus actions). Weights: SHA-256 of every model held in the pages' "
+        "divided by the steps done (page opens plus actions), and per second of the run (cores busy). "
+        "Weights: SHA-256 of every model held in the pages' "
         "`st.cache_resource` caches (the home page's *Loaded models* table) before and after; every model held at "
         "both times must be identical.\n\n"
         + markdown_table(sweep_rows(results, args.target_p50, args.target_p95), ".2f")
@@ -524,6 +539,7 @@ def main() -> None:
     ap.add_argument("--target-p50", type=float, default=TARGET_P50_S, help="main-action p50 target, seconds")
     ap.add_argument("--target-p95", type=float, help="main-action p95 target, seconds (default: not judged)")
     ap.add_argument("--url", help="an existing server (e.g. make serve's nginx); default: start one")
+    ap.add_argument("--label", help="with --url: what serves it, for the report (e.g. 'make serve REPLICAS=2')")
     ap.add_argument("--pid", type=int, action="append", default=[],
                     help="with --url: a server process whose tree's memory to sample (repeatable)")
     ap.add_argument("--pages", help="comma list of page paths to use (default: all six)")
@@ -561,7 +577,8 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=1))
     if not args.no_write:
-        title = "Many users: concurrent browser sessions on one server" + (" (via --url)" if args.url else "")
+        title = ("Many users: concurrent browser sessions on one server" if not args.url else
+                 f"Many users: concurrent browser sessions through {args.label or args.url}")
         write_section(args.section, title, body)
     print(body)
     if any(r.failures or r.warmup_failures or r.weights.get("changed") for r in results):
