@@ -28,8 +28,13 @@ Sessions per replica: the largest N with 0 errors, unchanged weights and a main-
 is given; by default it is reported, not judged, because two actions take longer than 2 s even for one user on
 this CPU (music generation and the attention explorer's eleven heat maps).
 
-Run: python bench/load.py [--sessions 10 | --sessions 1,5,10,20] [--rounds 1] [--think 0]
-                          [--url http://host:port --pid PID ...] [--pages sentiment,captioning] [--no-write]
+Pages are reached by their sidebar link (a client-side switch, as a person moves between pages), and with --url
+behind make serve's nginx the warm-up and the weight reads run once per replica (one browser context sticks to
+one replica through its route cookie).
+
+Run: python bench/load.py [--sessions 10 | --sessions 1,2,3,5,10] [--rounds 1] [--think 0]
+                          [--url http://host:port --label TEXT --pid PID ...] [--pages sentiment,captioning]
+                          [--section load] [--no-write] [--json FILE]
 """
 
 from __future__ import annotations
