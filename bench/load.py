@@ -26,7 +26,7 @@ before and after the load, and every model held at both times must hash the same
 Sessions per replica: the largest N with 0 errors, unchanged weights and a main-action p50 over all pages under
 --target-p50 (2 s: a typical action answers within the 1-2 s target). A p95 bound is judged too when --target-p95
 is given; by default it is reported, not judged, because two actions take longer than 2 s even for one user on
-this CPU (music generation and the attention explorer's eleven heat maps).
+this CPU (music generation and the attention explorer's step-through).
 
 Pages are reached by their sidebar link (a client-side switch, as a person moves between pages), and with --url
 behind make serve's nginx the warm-up and the weight reads run once per replica (one browser context sticks to
