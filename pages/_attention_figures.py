@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -26,9 +27,13 @@ def _z(matrix: np.ndarray) -> np.ndarray:
     return np.round(np.where(np.isfinite(m), m, np.nan), 5)
 
 
-def _scale(weights: bool) -> dict:
-    return (dict(colorscale="Blues", cmin=0, cmax=1) if weights else dict(colorscale="RdBu", cmid=0)) | dict(
-        colorbar=dict(thickness=12))
+class Panel(NamedTuple):
+    """One matrix of a figure: column labels (None numbers them), a title, and weights=True for 0..1 colours."""
+
+    matrix: np.ndarray
+    cols: list[str] | None
+    name: str = ""
+    weights: bool = False
 
 
 def heatmap(matrix: np.ndarray, rows: list[str], cols: list[str] | None, *, title: str, x_title: str, y_title: str,
@@ -38,46 +43,54 @@ def heatmap(matrix: np.ndarray, rows: list[str], cols: list[str] | None, *, titl
     cols=None numbers the columns (model dimensions): plotly then picks a few ticks instead of laying out
     one rotated label per column, which was a large share of the browser's drawing time.
     """
-    return heatmap_panels([(matrix, cols, "")], rows, title=title, x_title=x_title, y_title=y_title,
-                          weights=weights, height=height)
+    return heatmap_panels([Panel(matrix, cols, "", weights)], rows, title=title, x_title=x_title, y_title=y_title,
+                          height=height)
 
 
-def heatmap_panels(panels: list[tuple[np.ndarray, list[str] | None, str]], rows: list[str], *, title: str,
-                   x_title: str, y_title: str, weights: bool = False, height: int | None = None) -> dict:
-    """Matrices that share their rows, side by side in one figure with one colour scale (hover gives values).
+def heatmap_panels(panels: list[Panel], rows: list[str], *, title: str, x_title: str, y_title: str,
+                   height: int | None = None) -> dict:
+    """Matrices that share their rows, side by side in one figure (hover gives each value).
 
-    Each plotly chart has a fixed cost in the browser (its own layout, modebar and resize handling), so the
-    step-through draws its related matrices as panels of one figure. panels: (matrix, column labels or None
-    for numbered columns, panel title). A dict, not go.Figure: plotly's per-property validation was most of
-    the script's time, and st.plotly_chart validates the dict once anyway.
+    Each plotly chart costs the browser far more than a panel (its own layout pass, modebar and resize
+    handling in Streamlit), so the step-through draws related matrices as panels of one figure. Panels of
+    values share one diverging scale around 0; weight panels share a 0..1 scale. A dict, not go.Figure:
+    plotly's per-property validation was most of the script's time, and st.plotly_chart validates once anyway.
     """
     n = len(panels)
-    gap = 0.06 if n > 1 else 0.0
+    gap = 0.05 if n > 1 else 0.0
     width = (1 - gap * (n - 1)) / n
+    both = len({p.weights for p in panels}) == 2
     data, annotations, layout = [], [], {}
-    for p, (matrix, cols, name) in enumerate(panels):
-        xa, suffix = ("x", "") if p == 0 else (f"x{p + 1}", str(p + 1))
-        z = _z(matrix)
-        small = len(rows) < 60 and z.shape[1] < 60 and cols is not None
+    for i, p in enumerate(panels):
+        xa, suffix = ("x", "") if i == 0 else (f"x{i + 1}", str(i + 1))
+        z = _z(p.matrix)
+        small = len(rows) < 60 and z.shape[1] < 60 and p.cols is not None
         hover = f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>value: %{{z:.4g}}<extra></extra>"
         data.append({"type": "heatmap", "z": z.tolist(), "y": rows, "xaxis": xa, "yaxis": "y",
-                     "coloraxis": "coloraxis", **({"x": cols} if cols is not None else {}),
+                     "coloraxis": "coloraxis2" if both and p.weights else "coloraxis",
+                     **({"x": p.cols} if p.cols is not None else {}),
                      # gaps make plotly paint each cell on a full-size canvas: only worth it for token x token maps
                      **({"xgap": 1, "ygap": 1} if small else {}),
-                     "hovertemplate": (f"{name}<br>" if name else "") + hover})
-        x0 = p * (width + gap)
+                     "hovertemplate": (f"{p.name}<br>" if p.name else "") + hover})
+        x0 = i * (width + gap)
         axis = {"domain": [round(x0, 6), round(min(1.0, x0 + width), 6)], "anchor": "y",
                 "title": {"text": x_title}}
-        if cols is not None:
-            axis |= {"type": "category", "tickangle": -60 if len(cols) > 6 else 0}
+        if p.cols is not None:
+            axis |= {"type": "category", "tickangle": -60 if len(p.cols) > 6 else 0}
         layout[f"xaxis{suffix}"] = axis
-        if name and n > 1:
-            annotations.append({"text": name, "x": x0 + width / 2, "y": 1, "xref": "paper", "yref": "paper",
+        if p.name and n > 1:
+            annotations.append({"text": p.name, "x": x0 + width / 2, "y": 1, "xref": "paper", "yref": "paper",
                                 "xanchor": "center", "yanchor": "bottom", "showarrow": False})
+    values = dict(colorscale="RdBu", cmid=0, colorbar=dict(thickness=12))
+    weights = dict(colorscale="Blues", cmin=0, cmax=1, colorbar=dict(thickness=12, title={"text": "weight"}))
+    if both:
+        values["colorbar"] |= {"x": 1.01, "xanchor": "left", "title": {"text": "value"}}
+        weights["colorbar"] |= {"x": 1.09, "xanchor": "left"}
+        layout["coloraxis2"] = weights
     layout |= {"title": {"text": title}, "height": height or min(720, 140 + 22 * len(rows)) + (20 if n > 1 else 0),
                "margin": dict(l=10, r=10, t=60 if n > 1 else 40, b=10),
                "yaxis": {"title": {"text": y_title}, "type": "category", "autorange": "reversed"},
-               "coloraxis": _scale(weights), "annotations": annotations}
+               "coloraxis": weights if panels[0].weights and not both else values, "annotations": annotations}
     return {"data": data, "layout": layout}
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 import torch
 
 from pages._attention_figures import (
+    Panel,
     bars,
     clicked_cell,
     head_colour,
@@ -217,14 +218,15 @@ if tab_step.open:
         st.dataframe({"position": list(range(len(probe.tokens))), "token": probe.tokens,
                       **({"id": ids} if ids is not None else {})}, hide_index=True, key="att-tokens", height=180)
         after = "" if layer == 0 else f", then the residual stream into layer {layer}"
-        # Related matrices share one figure (as panels): the browser's cost is mostly per chart, and a new text
-        # redraws every chart of this tab (bench/pages.py: 11 charts took ~1.4 s, 5 take well under 1 s).
+        # Each step's matrices share one figure (as panels): the browser's cost is mostly per chart and a new
+        # text redraws every chart of this tab (bench/pages.py's new-text action, same box and load: 11 charts
+        # 1.1-1.9 s, 4 charts 0.7-1.2 s).
         st.markdown(f"**2. Embeddings plus positions**{after}")
         parts = [("token embedding", steps.token_embeddings)]
         if steps.positions is not None:
             parts.append(("position vector", steps.positions))
         parts.append((f"input to layer {layer}", steps.layer_input))
-        show_panels(heatmap_panels([(m, None, name) for name, m in parts], q_labels, title="Embeddings",
+        show_panels(heatmap_panels([Panel(m, None, name) for name, m in parts], q_labels, title="Embeddings",
                                    x_title="dimension", y_title="token"),
                     f"{stem}-embed", [(name, m, q_labels, dims) for name, m in parts])
         st.markdown(f"**3. Queries, keys, values of head {head}** (from the LayerNorm'd input)")
@@ -233,22 +235,23 @@ if tab_step.open:
         groups = [qkv] if kind == "self" else [qkv[:1], qkv[1:]]
         for group in groups:
             names = "".join(name for name, _, _ in group)
-            show_panels(heatmap_panels([(m, None, name) for name, m, _ in group], group[0][2],
+            show_panels(heatmap_panels([Panel(m, None, name) for name, m, _ in group], group[0][2],
                                        title=", ".join(name for name, _, _ in group), x_title="head dimension",
                                        y_title="token"),
                         f"{stem}-H{head}-{names}", [(name, m, lab, kd) for name, m, lab in group])
-        st.markdown("**4. Scores, scaling, mask, softmax**")
-        scores = [("scores QKᵀ", "scores", steps.scores), (f"scaled QKᵀ / √{steps.d_k}", "scaled", steps.scaled)]
-        if steps.allowed is not None:
-            scores.append(("causal mask: -inf above the diagonal (blank)", "masked", steps.masked))
-        show_panels(heatmap_panels([(m, k_labels, name) for name, _, m in scores], q_labels, title="Scores",
-                                   x_title="key", y_title="query"),
-                    f"{stem}-H{head}-scores", [(short, m, q_labels, k_labels) for _, short, m in scores])
+        st.markdown("**4. Scores, scaling, mask, softmax** (the first three share one colour scale, so the "
+                    f"division by √{steps.d_k} shows as paler colours)")
         if steps.allowed is None:
             st.info("No mask here: every query may attend to every key.")
-        show(heatmap(steps.weights, q_labels, k_labels, title=f"softmax, temperature {temperature:g}",
-                     x_title="key", y_title="query", weights=True),
-             f"{stem}-H{head}-weights", steps.weights, q_labels, k_labels)
+        scores = [("scores", Panel(steps.scores, k_labels, "scores QKᵀ")),
+                  ("scaled", Panel(steps.scaled, k_labels, f"scaled: QKᵀ / √{steps.d_k}"))]
+        if steps.allowed is not None:
+            scores.append(("masked", Panel(steps.masked, k_labels, "causal mask: -inf blank")))
+        scores.append(("softmax", Panel(steps.weights, k_labels, f"softmax, temperature {temperature:g}", True)))
+        # The step's matrices are one chart, read left to right, under the key of its result (the weights).
+        show_panels(heatmap_panels([p for _, p in scores], q_labels, title="Scores → weights", x_title="key",
+                                   y_title="query"),
+                    f"{stem}-H{head}-weights", [(short, p.matrix, q_labels, k_labels) for short, p in scores])
         st.markdown("**5. Weighted sum of V** (this head's output; the heads are concatenated and projected)")
         show(heatmap(steps.output, q_labels, None, title="softmax(·) V", x_title="head dimension", y_title="query"),
              f"{stem}-H{head}-output", steps.output, q_labels, kd)

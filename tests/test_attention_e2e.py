@@ -43,7 +43,7 @@ def test_explorer_in_chromium(server_url, page):
     assert "1:我" in ticks and "3:m" in ticks, ticks
     softmax.screenshot(path=str(ARTIFACTS / "attention-step-softmax.png"))
     with page.expect_download() as got:  # the CSV is written only on this click (a callable)
-        page.locator(f".st-key-att-csv-{STEM}-weights button").click()
+        page.locator(f".st-key-att-csv-{STEM}-weights-softmax button").click()
     csv = Path(got.value.path()).read_text(encoding="utf-8").splitlines()
     assert csv[0].startswith(",0:<bos>,1:我") and len(csv) == len(text) + 2, csv[:2]
     page.locator(f".st-key-att-fig-{STEM}-QKV").screenshot(path=str(ARTIFACTS / "attention-step-qkv.png"))

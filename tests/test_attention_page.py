@@ -90,14 +90,20 @@ def test_default_model_and_the_lectures_example(explorer):
     assert "<bos>" in at.dataframe[0].value["token"].tolist()
     assert any("Check against the model" in c.value for c in at.caption)
     figs = [json.loads(el.proto.spec) for el in at.main.get("plotly_chart")]
-    # The step-through's 11 matrices in 5 charts (related ones as panels); other views draw when their tab opens.
-    assert [f["layout"]["title"]["text"] for f in figs] == [
-        "Embeddings", "Q, K, V", "Scores", "softmax, temperature 1", "softmax(·) V"]
-    assert [len(f["data"]) for f in figs] == [3, 3, 3, 1, 1]
+    # The step-through's 11 matrices in 4 charts (each step's as panels); other views draw when their tab opens.
+    assert [f["layout"]["title"]["text"] for f in figs] == ["Embeddings", "Q, K, V", "Scores → weights",
+                                                            "softmax(·) V"]
+    assert [len(f["data"]) for f in figs] == [3, 3, 4, 1]
     assert not any("modelview" in el.proto.id for el in at.main.get("plotly_chart")) and not at.get("iframe")
-    weights = figs[3]
-    assert weights["data"][0]["y"] == ["0:<bos>", "1:我", "2:是", "3:m", "4:i", "5:k", "6:a"]
-    assert weights["layout"]["xaxis"]["title"]["text"] == "key"
+    step4 = figs[2]
+    assert [a["text"] for a in step4["layout"]["annotations"]] == [
+        "scores QKᵀ", "scaled: QKᵀ / √16", "causal mask: -inf blank", "softmax, temperature 1"]
+    weights = step4["data"][3]
+    assert weights["y"] == ["0:<bos>", "1:我", "2:是", "3:m", "4:i", "5:k", "6:a"]
+    assert step4["layout"]["xaxis4"]["title"]["text"] == "key"
+    assert weights["coloraxis"] == "coloraxis2" and step4["layout"]["coloraxis2"]["cmax"] == 1  # 0..1 for weights
+    z = np.array(weights["z"], dtype=float)
+    np.testing.assert_allclose(z.sum(axis=1), 1, atol=1e-4)
     # one CSV per matrix, each under its chart
     csv = [b for b in at.get("download_button") if "att-csv-" in b.proto.id]
     assert len(csv) == 11, [b.proto.id for b in csv]
@@ -110,7 +116,8 @@ def test_controls_change_every_view_without_errors(explorer):
     at.selectbox(key="att-head").set_value(3).run()
     at.slider(key="att-temp").set_value(0.3).run()
     at.toggle(key="att-hide").set_value(True).run()
-    assert "softmax, temperature 0.3" in titles(at)
+    step4 = next(json.loads(c.proto.spec) for c in at.main.get("plotly_chart") if c.proto.id.endswith("-weights"))
+    assert "softmax, temperature 0.3" in [a["text"] for a in step4["layout"]["annotations"]]
 
     open_tab(at, "Head view")
     data = head_view_data(at.get("iframe")[0].proto.srcdoc)
