@@ -227,6 +227,14 @@ def test_cross_attention_models_say_rollout_is_self_attention_only(explorer):
         pytest.skip("no caption decoder with cross-attention is shipped")
     at.radio(key="att-source").set_value("The model's own example").run()
     at.selectbox(key="att-model").set_value(cross[0]).run()
+    at.selectbox(key="att-kind").set_value("cross").run()
+    assert [t for t in titles(at) if "," in t or t == "Q"] == ["Q", "K, V"]  # keys have other rows than queries
     open_tab(at, "Average & rollout")
     assert not at.exception, at.exception
     assert any("self-attention only" in i.value for i in at.info)
+    for view in ("Head view", "Model view", "Neuron view"):
+        open_tab(at, view)
+        assert not at.exception and not at.error, (view, at.exception)
+        if view == "Head view":
+            data = head_view_data(at.get("iframe")[0].proto.srcdoc)
+            assert data["title"].endswith("cross-attention") and data["keys"] != data["queries"]
