@@ -200,7 +200,7 @@ def test_model_view_points_name_their_own_map():
     for p in points:
         layer, head = p["customdata"][0]
         assert p["yaxis"] == heat[p["xaxis"]]["yaxis"]
-        np.testing.assert_allclose(heat[p["xaxis"]]["z"], np.round(att[layer][head], 3))
+        np.testing.assert_array_equal(heat[p["xaxis"]]["z"], np.rint(att[layer][head] * 100))  # percent
         assert clicked_cell([{"curve_number": 0, "customdata": p["customdata"][0]}]) == (layer, head)
     assert fig["layout"]["hoverdistance"] == -1  # a click anywhere in a map reaches its point
     assert clicked_cell([]) is None and clicked_cell(None) is None and clicked_cell([{"x": 1}]) is None
