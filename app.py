@@ -135,7 +135,9 @@ def home() -> None:
 
 # Pages opened by URL never reach pick_device(); apply SEQCORE_THREADS before any page runs torch.
 set_threads()
-st.set_page_config(page_title="Sequence Studio", page_icon=":material/neurology:", layout="wide")
+# A local file: a ":material/...:" page icon makes Streamlit point the favicon at fonts.gstatic.com, which an
+# offline classroom cannot reach.
+st.set_page_config(page_title="Sequence Studio", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide")
 nav = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True)]
     + [st.Page(path, title=title, icon=icon) for path, title, icon, _ in available_pages()]

@@ -1,9 +1,9 @@
-"""Page latency in a real browser (Playwright + Debian's Chromium) against `streamlit run app.py`, and the
-server's resident memory.
+"""Page latency in a real browser (Playwright + Debian's Chromium) against the app as `make run` serves it
+(scripts/app_server.py), and the server's resident memory.
 
 - Cold first render: a fresh server per (page, repeat); the clock starts at navigation and stops when the page's
-  main element is visible and the script state is notRunning. This includes importing torch and loading the
-  page's default models in the server (what the first visitor after a restart sees).
+  main element is visible and the script state is notRunning. This includes loading the page's default
+  models in the server (what the first visitor after a restart sees); torch is imported before the health check.
 - Warm first render: the same, in a new browser session on a server that has already served every page.
 - Main action on a warm server: from the click / key press to the rerun finishing and the result element being
   visible (training excluded). Each repeat changes the input, so no cached answer is reused.
@@ -306,9 +306,10 @@ def main() -> None:
             server = Server(home)
             try:
                 time.sleep(1)
-                mem.append({"state": "server started, no session yet", "RSS MiB": round(server.rss_mb())})
+                mem.append({"state": "server started (seqcore and torch imported), no session yet",
+                            "RSS MiB": round(server.rss_mb())})
                 first_render(browser, server.url, "", page_list[0][2])
-                mem.append({"state": "after the home page (torch imported)", "RSS MiB": round(server.rss_mb())})
+                mem.append({"state": "after the home page", "RSS MiB": round(server.rss_mb())})
                 for path, _label, selector in page_list[1:]:
                     first_render(browser, server.url, path, selector)
                 time.sleep(1)
@@ -392,14 +393,13 @@ def main() -> None:
         "rendering, `--disable-gpu`) laying out the page and drawing every plotly figure, on the same 2 busy "
         "cores as the server. A fresh-server row adds loading the page's checkpoints (torch is imported at "
         "start-up). "
-        "Pages that draw many plotly figures in one run (attention: the step-through's eleven heat maps; "
-        "memory lab: five charts; forecast: three) are the slowest to appear."
+        "Pages that draw several plotly figures in one run (attention: the step-through's four charts and the "
+        "head view's frame; memory lab: five charts; forecast: three) are the slowest to appear."
         + "\n\n### Server memory (VmRSS of the streamlit process and its children)\n\n"
         + markdown_table(mem)
         + f"\n\nLoad average (1/5/15 min) at the start {load_start[0]:.2f} / {load_start[1]:.2f} / "
         f"{load_start[2]:.2f}, at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}, on {os.cpu_count()} "
-        "cores shared with other jobs (Chromium, the server and other work all compete): timings are noisy, "
-        "and a fresh-server row includes importing torch on a busy machine."
+        "cores shared with other jobs (Chromium, the server and other work all compete): timings are noisy."
     )
     write_section("pages", "Page latency in a real browser, and server memory", body)
     print(body)

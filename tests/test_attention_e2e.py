@@ -94,8 +94,7 @@ def test_explorer_in_chromium(server_url, page):
     wait_idle(page)
     assert page.locator("[data-testid='stException']").count() == 0
 
-    # Nothing the explorer draws was fetched from outside the server (no CDN). The one exception is app.py's
-    # favicon: Streamlit turns page_icon=":material/..." into a fonts.gstatic.com URL (it fails offline, harmlessly).
+    # Nothing the page loads comes from outside the server (no CDN), the favicon included (app.py ships it).
     urls = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
-    outside = [u for u in urls if not u.startswith(server_url) and "/materialsymbolsrounded/" not in u]
+    outside = [u for u in urls if not u.startswith(server_url)]
     assert not outside, outside
