@@ -166,11 +166,15 @@ def main() -> None:
     load = os.getloadavg()
     body = (
         "Each task's own training function (as the page and `seqcore train` call it) with `seqcore.train.fit` "
-        f"swapped for a wrapper that runs the real fit (AdamW, clipping, schedule, autocast) for {warmup} warm-up "
-        f"+ {steps} timed steps, no validation; medians over {repeats} runs. Samples are the batch's examples "
+        "swapped for a wrapper that runs the real fit (fused AdamW, clipping, schedule, autocast) for "
+        f"{warmup} warm-up + {steps} timed steps, no validation; medians over {repeats} runs. Samples are the "
+        "batch's examples "
         "(sequences, reviews, images, windows); tokens = batch x padded length for token-id inputs (music chars, "
         "review tokens incl. padding, recall tokens), '-' where the input is not token ids. On a CUDA machine the "
-        "same script reports bf16 AMP rows (fit's autocast); the forecaster is pinned to CPU by its task code.\n\n"
+        "same script reports bf16 AMP rows (fit's autocast); the forecaster is pinned to CPU by its task code."
+        + ("" if torch.cuda.is_available() else " This machine has no CUDA device, so there are no AMP rows here; "
+           "tests/test_cuda.py exercises the CUDA path where one exists.")
+        + "\n\n"
         + markdown_table(rows, ".1f")
         + f"\n\nLoad average at the end (1/5/15 min): {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} on "
         f"{os.cpu_count()} cores shared with other jobs; torch used {torch.get_num_threads()} thread(s)."
