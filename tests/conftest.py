@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -46,6 +47,28 @@ def make_app(timeout: float = 120):
 
     _route_apptest_through_app_py()
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """A private copy of the shipped checkpoints (and an empty user dir) that a test may break.
+
+    Models cached by st.cache_resource are shared by the whole process, so the caches are cleared
+    before (the broken copy must be read) and after (later tests must see the real files again).
+    """
+    import streamlit as st
+
+    from seqcore.checkpoints import shipped_dir
+
+    copy = tmp_path / "shipped"
+    shutil.copytree(shipped_dir(), copy)
+    monkeypatch.setenv("SEQCORE_SHIPPED_DIR", str(copy))
+    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path / "home"))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield copy
+    st.cache_resource.clear()
+    st.cache_data.clear()
 
 
 @pytest.fixture

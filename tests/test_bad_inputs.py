@@ -18,10 +18,9 @@ import wave
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from PIL import Image
 
-from seqcore.checkpoints import list_checkpoints, shipped_dir
+from seqcore.checkpoints import list_checkpoints
 from seqcore.data import live
 from tests.conftest import open_page
 
@@ -524,24 +523,6 @@ def test_caption_odd_image_modes_are_converted(caption_app, case):
 
 
 # ================================================================ corrupt and mismatched checkpoints
-
-
-@pytest.fixture
-def shipped(tmp_path, monkeypatch):
-    """A private copy of the shipped checkpoints (and an empty user dir) that a test may break.
-
-    Models cached by st.cache_resource are shared by the whole process, so the caches are cleared
-    before (the broken copy must be read) and after (later tests must see the real files again).
-    """
-    copy = tmp_path / "shipped"
-    shutil.copytree(shipped_dir(), copy)
-    monkeypatch.setenv("SEQCORE_SHIPPED_DIR", str(copy))
-    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path / "home"))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield copy
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 def break_checkpoint(folder, name: str, how: str, other: str) -> list[str]:

@@ -21,7 +21,6 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 
 from seqcore.checkpoints import shipped_dir
 from seqcore.data import live
@@ -409,24 +408,6 @@ def test_memory_lab_training_fault_keeps_the_earlier_runs(memory_app, monkeypatc
 
 
 # ================================================================ a corrupt shipped checkpoint
-
-
-@pytest.fixture
-def shipped(tmp_path, monkeypatch):
-    """A private copy of the shipped checkpoints (and an empty user dir) that a test may break.
-
-    Models cached by st.cache_resource are shared by the process, so the caches are cleared before (the
-    broken copy must be read) and after (later tests must see the real files again).
-    """
-    copy = tmp_path / "shipped"
-    shutil.copytree(shipped_dir(), copy)
-    monkeypatch.setenv("SEQCORE_SHIPPED_DIR", str(copy))
-    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path / "home"))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield copy
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 def garble(folder, name: str) -> bytes:
