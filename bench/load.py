@@ -496,7 +496,7 @@ def report(results: list[PointResult], args, plan: list[Step], load_start, load_
     labels = {s.path: s.label for s in plan}
     failures = [f for r in results for f in (r.warmup_failures + r.failures)]
     where = (f"{args.label or 'an existing server'} at `{args.url}`" if args.url else
-             "one `streamlit run app.py` server started by the script (as bench/pages.py starts it)")
+             "one server started by the script as `make run` starts it (scripts/app_server.py, via bench/pages.py)")
     changed = [c for r in results for c in r.weights.get("changed", [])]
     body = (
         f"{where}; one headless Debian Chromium (Playwright async API) with one browser context per session, all "
