@@ -29,13 +29,15 @@ def _route_apptest_through_app_py() -> None:
     made, so AppTest runs pages the way the server does."""
     from streamlit.runtime.pages_manager import PagesManager
 
+    from scripts.app_server import use_st_navigation_only
+
     init = PagesManager.__init__
     if getattr(init, "_seqcore_v2", False):
         return
 
     def init_v2(self, *args, **kwargs):
         init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
+        use_st_navigation_only()
 
     init_v2._seqcore_v2 = True
     PagesManager.__init__ = init_v2
@@ -47,6 +49,13 @@ def make_app(timeout: float = 120):
 
     _route_apptest_through_app_py()
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A private SEQCORE_HOME (user checkpoints, the live-data cache) for one test."""
+    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path))
+    return tmp_path
 
 
 @pytest.fixture

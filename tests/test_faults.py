@@ -66,12 +66,6 @@ def yf_frame(n: int, *, nan_tail: int = 0, nan_inside: int = 0, end: pd.Timestam
     return df
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path))
-    return tmp_path
-
-
 def test_rows_then_missing_closes_keep_the_real_rows_and_are_not_cached(home):
     s = fetch_prices("AAPL", "5y", downloader=lambda *a: (yf_frame(600, nan_tail=25), ""))
     assert len(s) == 575 and np.isfinite(s.values).all()

@@ -96,12 +96,6 @@ def _frame(multi: bool, n: int = 30) -> pd.DataFrame:
     return df
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path))
-    return tmp_path
-
-
 def test_multiindex_frame_is_flattened_and_cached(home):
     calls = []
 
