@@ -41,8 +41,10 @@ how_it_works(
 
 
 @st.cache_resource(max_entries=16)
-def load_model(name: str, _mtime: float):
-    """Read-only after load: used under torch.inference_mode() by seqcore.tasks.captioning."""
+def load_model(name: str, mtime: float):
+    """Read-only after load: used under torch.inference_mode() by seqcore.tasks.captioning. `mtime` (the
+    weights file's) is part of the cache key, so a retrained checkpoint is read again; it must not start with
+    an underscore, which Streamlit leaves out of the key."""
     return C.load(name)
 
 

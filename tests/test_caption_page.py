@@ -88,3 +88,32 @@ def test_score_wrong_split_is_an_error_and_training_runs(app):
     app.run()
     assert not app.exception
     assert any("Saved caption-lstm-digits-mine" in s.value for s in app.success)
+
+
+@needs_models
+def test_a_retrained_checkpoint_is_read_again(app, shipped, monkeypatch):
+    """The page caches models by (name, weights mtime): new weights on disk must be loaded, not the old ones."""
+    import os
+
+    from seqcore.tasks import captioning
+
+    loaded = []
+    real_load = captioning.load
+
+    def counting_load(name):
+        loaded.append(name)
+        return real_load(name)
+
+    monkeypatch.setattr(captioning, "load", counting_load)
+    open_page(PAGE, app)
+    assert "caption-lstm-shapes" in loaded
+    app.run()
+    before = len(loaded)
+    assert loaded.count("caption-lstm-shapes") == 1  # the rerun used the cache
+
+    weights = shipped / "caption-lstm-shapes.safetensors"
+    old = weights.stat()
+    os.utime(weights, (old.st_atime, old.st_mtime + 60))  # what saving a retrained model does to the file
+    app.run()
+    assert not app.exception
+    assert loaded[before:].count("caption-lstm-shapes") == 1, "the retrained checkpoint was not reloaded"
