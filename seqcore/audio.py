@@ -27,10 +27,6 @@ def midi_to_hz(pitch: float) -> float:
     return 440.0 * 2.0 ** ((pitch - 69) / 12)
 
 
-def hz_to_midi(f: float) -> float:
-    return 69 + 12 * math.log2(f / 440.0)
-
-
 def adsr(n_on: int, sr: int) -> torch.Tensor:
     """(n_on + release samples,) envelope: attack, decay to sustain, hold, release to exactly 0."""
     a, d, r = max(1, int(ATTACK * sr)), max(1, int(DECAY * sr)), max(1, int(RELEASE * sr))

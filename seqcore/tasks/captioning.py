@@ -231,12 +231,6 @@ def load(name_or_info: str | CheckpointInfo) -> tuple[Captioner, dict]:
     return model.eval(), card
 
 
-def checkpoint_names() -> list[str]:
-    from seqcore.checkpoints import list_checkpoints
-
-    return [c.name for c in list_checkpoints(TASK)]
-
-
 # ---------------------------------------------------------------- decoding
 
 
@@ -565,7 +559,3 @@ def attention_probe(info: CheckpointInfo, text: str | None = None):
         note=f"held-out {dataset} scene whose reference caption is: {scene.caption!r}; "
              f"grid cells r0c0 (top left) .. r{g - 1}c{g - 1}; query row t attends while writing word t+1",
     )
-
-
-def parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

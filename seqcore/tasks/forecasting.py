@@ -13,7 +13,6 @@ model is fitted once on everything before the first origin, then forecasts from 
 
 from __future__ import annotations
 
-import copy
 import math
 import threading
 import time
@@ -561,11 +560,6 @@ def load_forecaster(name: str) -> tuple[NeuralForecaster, dict]:
     info = find_checkpoint(name, TASK)
     state, card = load_checkpoint(info.stem)
     return from_checkpoint(state, card), card
-
-
-def session_copy(model: Forecaster) -> Forecaster:
-    """A deep copy a session may retrain without touching a cached, shared model."""
-    return copy.deepcopy(model)
 
 
 # ----- attention explorer -------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import functools
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -402,12 +401,6 @@ def resolve_model(name: str) -> SentimentModel:
         return load_model(name)
     except CheckpointError as e:
         raise InputError(f"{e}. Train one with `seqcore train sentiment --model lstm`") from None
-
-
-def timed(fn: Callable, *args) -> tuple[object, float]:
-    start = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - start
 
 
 # ----------------------------------------------------------------------------- attention explorer
