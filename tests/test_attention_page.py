@@ -17,15 +17,6 @@ def explorer(app):
     return open_page("attention", app)
 
 
-def charts(at) -> dict:
-    """Plotly charts by key, as their figure JSON."""
-    out = {}
-    for el in at.main.get("plotly_chart"):
-        fig = json.loads(el.proto.spec)
-        out[el.proto.id] = fig
-    return out
-
-
 def titles(at) -> list[str]:
     return [json.loads(el.proto.spec)["layout"]["title"]["text"] for el in at.main.get("plotly_chart")]
 

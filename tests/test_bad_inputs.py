@@ -10,9 +10,7 @@ across its rows (module-scoped), so the whole catalogue stays fast. The per-page
 from __future__ import annotations
 
 import io
-import json
 import math
-import shutil
 import wave
 
 import numpy as np
@@ -23,28 +21,9 @@ from PIL import Image
 from seqcore.checkpoints import list_checkpoints
 from seqcore.data import live
 from tests.conftest import open_page
+from tests.helpers import break_checkpoint, charts, csv_bytes, image_bytes, messages, said, trace_names
 
 MB = 1024 * 1024
-
-
-def messages(at) -> list[str]:
-    """Every st.error and st.warning on the page, as text."""
-    return [e.value for e in at.error] + [w.value for w in at.warning]
-
-
-def charts(at) -> dict[str, dict]:
-    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
-
-
-def trace_names(at, key: str) -> list[str]:
-    found = [spec for cid, spec in charts(at).items() if key in cid]
-    assert found, f"no chart {key}; have {list(charts(at))}"
-    return [t.get("name") for t in found[0]["data"]]
-
-
-def said(at, *words: str) -> bool:
-    """True when one error/warning contains every word (case-insensitive)."""
-    return any(all(w.lower() in m.lower() for w in words) for m in messages(at))
 
 
 # ================================================================ forecast
@@ -52,10 +31,6 @@ def said(at, *words: str) -> bool:
 
 def _csv_rows(n: int, start: float = 100.0) -> list[str]:
     return [f"{d.date()},{start + (i % 7)}" for i, d in enumerate(pd.bdate_range("2020-01-01", periods=n))]
-
-
-def _csv(rows: list[str], header: str = "date,price") -> bytes:
-    return (header + "\n" + "\n".join(rows) + "\n").encode()
 
 
 def _huge_csv() -> bytes:
@@ -68,7 +43,7 @@ def _nan_csv() -> bytes:
     rows = _csv_rows(400)
     for i in range(50, 70):  # a 20-row hole: more than the page fills
         rows[i] = rows[i].split(",")[0] + ",NaN"
-    return _csv(rows)
+    return csv_bytes(rows)
 
 
 CSV_CASES = {
@@ -76,15 +51,16 @@ CSV_CASES = {
     "header only": (b"date,price\n", ["header row"]),
     "binary": (bytes(range(256)) * 64, ["CSV"]),
     "PNG renamed .csv": (b"\x89PNG\r\n\x1a\n" + bytes(200), ["CSV"]),
-    "no numeric column": (_csv([f"2024-01-{d:02d},abc" for d in range(1, 20)], "date,name"), ["no numeric column"]),
-    "all NaN": (_csv([f"2024-01-{d:02d},NaN" for d in range(1, 20)]), ["no numeric column"]),
+    "no numeric column": (csv_bytes([f"2024-01-{d:02d},abc" for d in range(1, 20)], "date,name"),
+                          ["no numeric column"]),
+    "all NaN": (csv_bytes([f"2024-01-{d:02d},NaN" for d in range(1, 20)]), ["no numeric column"]),
     "NaNs beyond the rule": (_nan_csv(), ["missing values"]),
-    "single row": (_csv(["2024-01-02,101.5"]), ["1 rows", "at least"]),
-    "shorter than lookback + horizon": (_csv(_csv_rows(40)), ["rows", "need"]),
+    "single row": (csv_bytes(["2024-01-02,101.5"]), ["1 rows", "at least"]),
+    "shorter than lookback + horizon": (csv_bytes(_csv_rows(40)), ["rows", "need"]),
     "semicolons": (b"date;price\n2024-01-01;1\n2024-01-02;2\n", ["header row"]),
     "decimal commas": (b"date,price\n2024-01-01,1,5\n2024-01-02,2,25\n2024-01-03,2,5\n", ["decimal commas"]),
     "mixed time zones": (b"date,price\n2024-01-01T00:00+05:00,1\n2024-01-02T00:00+00:00,2\n", ["one time zone"]),
-    "constant prices": (_csv([r.split(",")[0] + ",5" for r in _csv_rows(400)]), ["never changes", "varies"]),
+    "constant prices": (csv_bytes([r.split(",")[0] + ",5" for r in _csv_rows(400)]), ["never changes", "varies"]),
     "latin-1 text": ("date,prix\n2024-01-01,1\u00e9\n".encode("latin-1"), ["CSV"]),
 }
 
@@ -147,7 +123,7 @@ DAY_FIRST = [f"{d.day:02d}/{d.month:02d}/{d.year},{100 + i % 7}" for i, d in
              enumerate(pd.bdate_range("2020-01-01", periods=400))]
 ODD_BUT_FINE = {  # what spreadsheets write: read as meant, with a note when the page had to guess
     "Excel BOM and CRLF": (("\ufeffDate,Close\r\n" + "\r\n".join(_csv_rows(400)) + "\r\n").encode(), None),
-    "day/month/year dates": (_csv(DAY_FIRST), "as day/month/year"),
+    "day/month/year dates": (csv_bytes(DAY_FIRST), "as day/month/year"),
 }
 
 
@@ -451,12 +427,6 @@ def test_attention_emoji_only_text_is_read_as_unknown(attention_app):
 # ================================================================ captioning: uploads
 
 
-def _img_bytes(img: Image.Image, fmt: str = "PNG") -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt)
-    return buf.getvalue()
-
-
 def _gradient(mode: str, size=(96, 80)) -> Image.Image:
     arr = np.add.outer(np.arange(size[1]), np.arange(size[0])).astype(np.uint16) * 97
     if mode == "I;16":
@@ -468,15 +438,15 @@ def _gradient(mode: str, size=(96, 80)) -> Image.Image:
 IMAGE_CASES = {
     "text renamed .png": ("photo.png", b"just some notes, not an image\n" * 20, ["not an image"]),
     "zip renamed .png": ("photo.png", b"PK\x03\x04" + bytes(300), ["not an image"]),
-    "truncated PNG": ("cut.png", _img_bytes(_gradient("RGB"))[:120], ["not an image"]),
+    "truncated PNG": ("cut.png", image_bytes(_gradient("RGB"))[:120], ["not an image"]),
     "empty file": ("empty.png", b"", ["empty"]),
-    "1x1 image": ("dot.png", _img_bytes(Image.new("RGB", (1, 1), (255, 0, 0))), ["1x1", "at least 16x16"]),
-    "10000x10000 image": ("huge.png", _img_bytes(Image.new("1", (10_000, 10_000))), ["10000x10000", "megapixels"]),
+    "1x1 image": ("dot.png", image_bytes(Image.new("RGB", (1, 1), (255, 0, 0))), ["1x1", "at least 16x16"]),
+    "10000x10000 image": ("huge.png", image_bytes(Image.new("1", (10_000, 10_000))), ["10000x10000", "megapixels"]),
 }
 # Usable once converted: the page says what it changed (st.info) and captions them.
 CONVERTED_CASES = {
-    "CMYK JPEG": ("cmyk.jpg", _img_bytes(_gradient("CMYK"), "JPEG"), "CMYK image converted to RGB"),
-    "16-bit grayscale PNG": ("depth16.png", _img_bytes(_gradient("I;16")), "grayscale image"),
+    "CMYK JPEG": ("cmyk.jpg", image_bytes(_gradient("CMYK"), "JPEG"), "CMYK image converted to RGB"),
+    "16-bit grayscale PNG": ("depth16.png", image_bytes(_gradient("I;16")), "grayscale image"),
 }
 
 
@@ -523,16 +493,6 @@ def test_caption_odd_image_modes_are_converted(caption_app, case):
 
 
 # ================================================================ corrupt and mismatched checkpoints
-
-
-def break_checkpoint(folder, name: str, how: str, other: str) -> list[str]:
-    """Corrupt NAME's weights (truncated file) or swap in OTHER's weights; the words the page should say."""
-    weights = folder / f"{name}.safetensors"
-    if how == "corrupt":
-        weights.write_bytes(weights.read_bytes()[:100])
-        return [name, "corrupt"]
-    shutil.copyfile(folder / f"{other}.safetensors", weights)
-    return [name, "does not fit"]
 
 
 HOW = ["corrupt", "mismatched"]

@@ -1,20 +1,13 @@
 """AppTest of the captioning page: captions with attention, uploads, scores, training."""
 
-import io
-
 import pytest
 from PIL import Image
 
 from seqcore.checkpoints import list_checkpoints
 from tests.conftest import open_page
+from tests.helpers import image_bytes
 
 PAGE = "pages/captioning.py"
-
-
-def png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
 
 
 def texts(app) -> str:
@@ -63,10 +56,10 @@ def test_bad_uploads_show_errors(app):
     app.file_uploader(key="cap-upload").set_value(("notes.txt", b"not an image", "text/plain")).run()
     assert not app.exception
     assert "not an image" in app.error[0].value
-    app.file_uploader(key="cap-upload").set_value(("dot.png", png(Image.new("RGB", (4, 4))), "image/png")).run()
+    app.file_uploader(key="cap-upload").set_value(("dot.png", image_bytes(Image.new("RGB", (4, 4))), "image/png")).run()
     assert "at least 16x16" in app.error[0].value
     app.file_uploader(key="cap-upload").set_value(
-        ("gray.png", png(Image.new("LA", (100, 80), (90, 128))), "image/png")).run()
+        ("gray.png", image_bytes(Image.new("LA", (100, 80), (90, 128))), "image/png")).run()
     assert not app.error and not app.exception
     assert any("transparent" in i.value for i in app.info)
     assert any("only know these synthetic scenes" in w.value for w in app.warning)

@@ -1,6 +1,5 @@
 """Captioning task: shapes, decoding, scores, uploads, checkpoints and the CLI, on tiny models."""
 
-import io
 import json
 
 import numpy as np
@@ -13,6 +12,7 @@ from seqcore.cli import main
 from seqcore.data import scenes
 from seqcore.errors import InputError
 from seqcore.tasks import captioning as C
+from tests.helpers import image_bytes
 
 TINY = {"d_model": 16, "channels": [8, 8, 16], "embed_dim": 8, "hidden_size": 16, "att_dim": 8, "n_heads": 2,
         "n_layers": 1}
@@ -21,12 +21,6 @@ TINY = {"d_model": 16, "channels": [8, 8, 16], "embed_dim": 8, "hidden_size": 16
 def tiny(decoder):
     torch.manual_seed(0)
     return C.build_model(decoder, **TINY).eval()
-
-
-def png(img: Image.Image, fmt="PNG") -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt)
-    return buf.getvalue()
 
 
 @pytest.mark.parametrize("decoder", ["lstm", "transformer"])
@@ -136,15 +130,15 @@ def test_bad_train_spec_is_an_input_error():
 
 
 def test_upload_rgb_png_is_resized():
-    img, notes = C.preprocess_upload(png(Image.new("RGB", (128, 96), (200, 30, 30))))
+    img, notes = C.preprocess_upload(image_bytes(Image.new("RGB", (128, 96), (200, 30, 30))))
     assert img.shape == (64, 64, 3) and img.dtype == np.uint8
     assert any("centre-cropped" in n for n in notes) and any("resized" in n for n in notes)
 
 
 def test_upload_grayscale_and_alpha_are_converted_with_a_note():
-    gray, notes = C.preprocess_upload(png(Image.new("L", (64, 64), 128)))
+    gray, notes = C.preprocess_upload(image_bytes(Image.new("L", (64, 64), 128)))
     assert gray.shape == (64, 64, 3) and any("grayscale" in n for n in notes)
-    rgba, notes = C.preprocess_upload(png(Image.new("RGBA", (64, 64), (255, 0, 0, 0))))
+    rgba, notes = C.preprocess_upload(image_bytes(Image.new("RGBA", (64, 64), (255, 0, 0, 0))))
     assert rgba.shape == (64, 64, 3) and any("transparent" in n for n in notes)
     assert rgba[0, 0].tolist() == [110, 110, 110]  # fully transparent -> the grey background
 
@@ -161,9 +155,9 @@ def test_upload_rejects_non_images(data, match):
 
 def test_upload_rejects_tiny_and_huge():
     with pytest.raises(InputError, match="at least 16x16"):
-        C.preprocess_upload(png(Image.new("RGB", (8, 40))))
+        C.preprocess_upload(image_bytes(Image.new("RGB", (8, 40))))
     with pytest.raises(InputError, match="megapixels"):
-        C.preprocess_upload(png(Image.new("1", (8000, 6000))))
+        C.preprocess_upload(image_bytes(Image.new("1", (8000, 6000))))
     with pytest.raises(InputError, match="MB"):
         C.preprocess_upload(b"\x00" * (C.MAX_UPLOAD_BYTES + 1))
 

@@ -1,20 +1,15 @@
 """The seqcore command: JSON on stdout, exit 2 with a message on bad input."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from seqcore.cli import main
-
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "seqcore", *args], capture_output=True, text=True, timeout=120)
+from tests.helpers import run_cli
 
 
 def test_info_is_json():
-    r = run("info")
+    r = run_cli("info")
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
     assert info["versions"]["torch"].startswith("2.11")
@@ -23,7 +18,7 @@ def test_info_is_json():
 
 
 def test_bad_command_exits_2_with_message():
-    r = run("no-such-command")
+    r = run_cli("no-such-command")
     assert r.returncode == 2
     assert "invalid choice" in r.stderr and r.stdout == ""
 

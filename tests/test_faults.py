@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
 import json
 import os
 import shutil
@@ -25,26 +26,13 @@ import pytest
 from seqcore.checkpoints import shipped_dir
 from seqcore.data import live
 from seqcore.data.live import LiveDataError, fetch_prices
+from tests import helpers
 from tests.conftest import open_page
+from tests.helpers import chart, garble, trace_names
 
-
-def messages(at) -> list[str]:
-    return [e.value for e in at.error] + [w.value for w in at.warning] + [i.value for i in at.info]
-
-
-def said(at, *words: str) -> bool:
-    """True when one error/warning/info contains every word (case-insensitive)."""
-    return any(all(w.lower() in m.lower() for w in words) for m in messages(at))
-
-
-def chart(at, key: str) -> dict:
-    found = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if key in c.proto.id]
-    assert found, f"no chart {key}"
-    return found[0]
-
-
-def traces(at, key: str) -> list[str]:
-    return [t.get("name") for t in chart(at, key)["data"]]
+# Faults are also reported in st.info (a fallback, a retrain starting): this file reads those too.
+messages = functools.partial(helpers.messages, info=True)
+said = functools.partial(helpers.said, info=True)
 
 
 # ================================================================ live data failing half-way
@@ -165,7 +153,7 @@ def test_page_forecasts_the_rows_a_broken_off_download_gave_and_says_so(forecast
     assert said(at, "stopped part-way", "660 rows", "Fetch again"), messages(at)
     assert not at.error, [e.value for e in at.error]
     assert chart(at, "fc-chart")["layout"]["title"]["text"] == "AAPL Close: forecast"  # the real rows, honestly
-    assert "naive (random walk) median" in traces(at, "fc-chart")
+    assert "naive (random walk) median" in trace_names(at, "fc-chart")
     assert at.dataframe[1].value["model"].size  # the backtest ran on them
 
 
@@ -175,7 +163,7 @@ def test_page_falls_back_to_goog_when_the_download_broke_off_too_early(forecast_
     assert said(at, "stopped part-way", "60 rows"), messages(at)
     assert said(at, "TSLA Close has 60 rows", "need", "embedded GOOG closes meanwhile"), messages(at)
     assert chart(at, "fc-chart")["layout"]["title"]["text"] == "GOOG Close: forecast"
-    assert {"LSTM median", "Transformer median"} <= set(traces(at, "fc-chart"))  # the shipped models still run
+    assert {"LSTM median", "Transformer median"} <= set(trace_names(at, "fc-chart"))  # the shipped models still run
 
 
 def _reset_mid_download(*a):
@@ -292,10 +280,10 @@ def test_forecast_training_fault_keeps_the_previous_models(forecast_app, monkeyp
         assert mine["lstm"] is not before["lstm"] and mine["lstm"].stopped == "stop_flag"
     else:
         assert mine["lstm"] is before["lstm"]
-    assert {"LSTM median", "Transformer median"} <= set(traces(at, "fc-chart"))  # and both still forecast
+    assert {"LSTM median", "Transformer median"} <= set(trace_names(at, "fc-chart"))  # and both still forecast
     assert any(c.value == "Transformer: trained in this session." for c in at.caption)
     at.slider(key="fc-shock").set_value(-20).run()  # the what-if still re-forecasts
-    assert not at.exception and "scenario median" in traces(at, "fc-whatif-chart")
+    assert not at.exception and "scenario median" in trace_names(at, "fc-whatif-chart")
     at.slider(key="fc-shock").set_value(0).run()
 
 
@@ -404,13 +392,6 @@ def test_memory_lab_training_fault_keeps_the_earlier_runs(memory_app, monkeypatc
 # ================================================================ a corrupt shipped checkpoint
 
 
-def garble(folder, name: str) -> bytes:
-    """Truncate NAME's weights mid-header, as an interrupted copy would; returns the broken bytes."""
-    weights = folder / f"{name}.safetensors"
-    weights.write_bytes(weights.read_bytes()[:100])
-    return weights.read_bytes()
-
-
 def no_exception(at) -> None:
     assert not at.exception, at.exception
 
@@ -421,8 +402,8 @@ def test_forecast_corrupt_checkpoint_offers_a_retrain(shipped, monkeypatch):
     broken = garble(shipped, "forecast-goog-lstm")
     at = open_page("forecast")
     assert said(at, "forecast-goog-lstm", "corrupt", "Press Retrain LSTM"), messages(at)
-    assert {"Transformer median", "naive (random walk) median"} <= set(traces(at, "fc-chart"))  # the rest works
-    assert "LSTM median" not in traces(at, "fc-chart")
+    assert {"Transformer median", "naive (random walk) median"} <= set(trace_names(at, "fc-chart"))  # the rest works
+    assert "LSTM median" not in trace_names(at, "fc-chart")
     interrupt(monkeypatch, fc, max_steps=4)
     at.button(key="fc-retrain-lstm").click().run()
     no_exception(at)
@@ -430,7 +411,7 @@ def test_forecast_corrupt_checkpoint_offers_a_retrain(shipped, monkeypatch):
     finish(at, "fc-job")
     model = at.session_state["fc-trained"]["lstm"]
     assert model.fit_series == "GOOG Close" and model.cfg.horizon == fc.MAX_HORIZON  # serves every horizon
-    assert "LSTM median" in traces(at, "fc-chart")
+    assert "LSTM median" in trace_names(at, "fc-chart")
     assert any(c.value == "LSTM: trained in this session." for c in at.caption)
     assert not at.error and said(at, "forecast-goog-lstm", "Your session's LSTM", "in its place"), messages(at)
     assert (shipped / "forecast-goog-lstm.safetensors").read_bytes() == broken  # the shipped file is untouched

@@ -6,21 +6,15 @@ import re
 import pandas as pd
 import pytest
 
-from seqcore.cli import main
 from seqcore.data.prices import _package_file
+from tests.helpers import cli
 
 GOOG = str(_package_file("backtesting", "test", "GOOG.csv"))
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_forecast_writes_date_p10_p50_p90(capsys, tmp_path):
     out = tmp_path / "f.csv"
-    code, stdout, _ = run(capsys, "forecast", "--csv", GOOG, "--model", "drift", "--horizon", "5", "--out", str(out))
+    code, stdout, _ = cli(capsys, "forecast", "--csv", GOOG, "--model", "drift", "--horizon", "5", "--out", str(out))
     assert code == 0
     doc = json.loads(stdout)
     assert doc["last_date"] == "2013-03-01" and len(doc["forecast"]) == 5
@@ -30,13 +24,13 @@ def test_forecast_writes_date_p10_p50_p90(capsys, tmp_path):
 
 
 def test_forecast_with_a_tiny_lstm(capsys):
-    code, stdout, _ = run(capsys, "forecast", "--csv", GOOG, "--model", "lstm", "--horizon", "2", "--lookback", "10",
+    code, stdout, _ = cli(capsys, "forecast", "--csv", GOOG, "--model", "lstm", "--horizon", "2", "--lookback", "10",
                           "--epochs", "1", "--hidden", "8")
     assert code == 0 and len(json.loads(stdout)["forecast"]) == 2
 
 
 def test_backtest_json_shape(capsys):
-    code, stdout, _ = run(capsys, "backtest", "--csv", GOOG, "--column", "Close", "--model", "linear", "--horizon", "5",
+    code, stdout, _ = cli(capsys, "backtest", "--csv", GOOG, "--column", "Close", "--model", "linear", "--horizon", "5",
                           "--folds", "30")
     assert code == 0
     doc = json.loads(stdout)
@@ -58,13 +52,13 @@ def test_backtest_json_shape(capsys):
     ],
 )
 def test_bad_input_exits_2(capsys, argv, match):
-    code, stdout, err = run(capsys, *argv)
+    code, stdout, err = cli(capsys, *argv)
     assert code == 2 and stdout == ""
     assert "seqcore: error:" in err and re.search(match, err), err
 
 
 def test_train_forecast_writes_a_checkpoint_with_held_out_metrics(capsys, tmp_path):
-    code, stdout, _ = run(capsys, "train", "forecast", "--model", "lstm", "--horizon", "5", "--lookback", "10",
+    code, stdout, _ = cli(capsys, "train", "forecast", "--model", "lstm", "--horizon", "5", "--lookback", "10",
                           "--epochs", "1", "--hidden", "8", "--out", str(tmp_path), "--name", "fc-tiny")
     assert code == 0
     card = json.loads((tmp_path / "fc-tiny.json").read_text())

@@ -11,6 +11,7 @@ from seqcore.data import live
 from seqcore.data.live import LiveDataError, fetch_prices
 from seqcore.data.prices import load_embedded, load_goog, load_weather, read_csv_series
 from seqcore.errors import InputError
+from tests.helpers import csv_bytes
 
 
 def test_embedded_goog_and_weather_are_the_real_files():
@@ -32,17 +33,13 @@ def test_future_dates_are_business_days_for_trading_data():
     assert str(load_weather().future_dates(1)[0].date()) == "2016-01-01"
 
 
-def _csv(rows, header="date,price"):
-    return (header + "\n" + "\n".join(rows) + "\n").encode()
-
-
 def _good_rows(n=40):
     dates = pd.bdate_range("2024-01-01", periods=n)
     return [f"{d.date()},{100 + i}" for i, d in enumerate(dates)]
 
 
 def test_good_csv_is_read():
-    s = read_csv_series(_csv(_good_rows()), min_rows=30)
+    s = read_csv_series(csv_bytes(_good_rows()), min_rows=30)
     assert len(s) == 40 and s.kind == "price" and s.name == "price" and s.notes == []
 
 
@@ -59,29 +56,29 @@ def test_good_csv_is_read():
 )
 def test_bad_csv_messages(rows, header, match):
     with pytest.raises(InputError, match=match):
-        read_csv_series(_csv(rows, header))
+        read_csv_series(csv_bytes(rows, header))
 
 
 def test_too_short_and_missing_value_rule():
     with pytest.raises(InputError, match="at least 100"):
-        read_csv_series(_csv(_good_rows(40)), min_rows=100)
+        read_csv_series(csv_bytes(_good_rows(40)), min_rows=100)
     rows = _good_rows(40)
     rows[10] = rows[10].split(",")[0] + ","
-    s = read_csv_series(_csv(rows))
+    s = read_csv_series(csv_bytes(rows))
     assert s.values[10] == s.values[9] and "carried 1 missing" in s.notes[0]
     for i in range(10, 17):  # a run of 7 > MAX_FILL_RUN
         rows[i] = rows[i].split(",")[0] + ","
     with pytest.raises(InputError, match="missing values"):
-        read_csv_series(_csv(rows))
+        read_csv_series(csv_bytes(rows))
 
 
 def test_not_csv_and_no_positive_prices():
     with pytest.raises(InputError, match="CSV|header"):
         read_csv_series(b"\x00\x01\x02")
     rows = [f"{d.date()},{i - 5}" for i, d in enumerate(pd.bdate_range("2024-01-01", periods=30))]
-    assert read_csv_series(_csv(rows)).kind == "level"
+    assert read_csv_series(csv_bytes(rows)).kind == "level"
     with pytest.raises(InputError, match="positive"):
-        read_csv_series(_csv(rows), kind="price")
+        read_csv_series(csv_bytes(rows), kind="price")
 
 
 # ----- yfinance, mocked -------------------------------------------------------------------------

@@ -1,24 +1,14 @@
 """AppTest of pages/forecast.py: default flow, training, what-if, and each bad input shows st.error."""
 
-import json
 
 import pandas as pd
 import pytest
 
 from seqcore.data import live
 from tests.conftest import open_page
+from tests.helpers import chart
 
 PAGE = "pages/forecast.py"
-
-
-def charts(at):
-    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
-
-
-def chart(at, key):
-    found = [spec for cid, spec in charts(at).items() if key in cid]
-    assert found, f"no chart {key}; have {list(charts(at))}"
-    return found[0]
 
 
 def test_default_flow_uses_shipped_models_backtest_and_what_if():

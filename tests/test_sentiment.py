@@ -1,9 +1,6 @@
 """Sentiment: loader, tokeniser, vocabulary, running probability, evaluation and the CLI (tiny models)."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,26 +8,13 @@ import pandas as pd
 import pytest
 
 from seqcore.checkpoints import save_checkpoint, user_dir
-from seqcore.cli import main
 from seqcore.data import reviews
 from seqcore.data.words import Vocab, pad_batch, tokenize
 from seqcore.errors import InputError
 from seqcore.tasks import sentiment as S
+from tests.helpers import cli, run_cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "reviews_tiny.csv"
-
-
-def run(*args):
-    """The real `python -m seqcore` process: exit code, stdout and stderr as a user sees them."""
-    return subprocess.run([sys.executable, "-m", "seqcore", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "SEQCORE_THREADS": "1"})
-
-
-def cli(capsys, *args):
-    """The CLI in-process (no torch import per call): (exit code, stdout, stderr)."""
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +172,7 @@ def cli_model(splits):
 
 
 def test_cli_predict_one_json_per_text(cli_model):
-    r = run("sentiment", "predict", "--model", "sentiment-cli-test", "great film", "awful film")
+    r = run_cli("sentiment", "predict", "--model", "sentiment-cli-test", "great film", "awful film")
     assert r.returncode == 0, r.stderr
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert [row["text"] for row in rows] == ["great film", "awful film"]

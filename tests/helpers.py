@@ -1,0 +1,96 @@
+"""Helpers several test files share: what a page said, its charts, a broken checkpoint, the CLI, test files.
+
+Fixtures live in conftest.py; these are plain functions, imported by name (`from tests.helpers import said`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+# ---------------------------------------------------------------- what an AppTest page shows
+
+
+def messages(at, *, info: bool = False) -> list[str]:
+    """Every st.error and st.warning on the page (and st.info with info=True), as text."""
+    out = [e.value for e in at.error] + [w.value for w in at.warning]
+    return out + [i.value for i in at.info] if info else out
+
+
+def said(at, *words: str, info: bool = False) -> bool:
+    """True when one error/warning (or info, with info=True) contains every word (case-insensitive)."""
+    return any(all(w.lower() in m.lower() for w in words) for m in messages(at, info=info))
+
+
+def charts(at) -> dict[str, dict]:
+    """Plotly charts by element id, as their figure JSON."""
+    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def chart(at, key: str) -> dict:
+    """The first chart whose id contains KEY (widget keys are part of the id); fails when there is none."""
+    found = [spec for cid, spec in charts(at).items() if key in cid]
+    assert found, f"no chart {key}; have {list(charts(at))}"
+    return found[0]
+
+
+def trace_names(at, key: str) -> list[str]:
+    return [t.get("name") for t in chart(at, key)["data"]]
+
+
+# ---------------------------------------------------------------- broken checkpoints
+
+
+def garble(folder: Path, name: str) -> bytes:
+    """Truncate NAME's weights mid-header, as an interrupted copy would; returns the broken bytes."""
+    weights = folder / f"{name}.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    return weights.read_bytes()
+
+
+def break_checkpoint(folder: Path, name: str, how: str, other: str) -> list[str]:
+    """Corrupt NAME's weights (how="corrupt": truncated file) or swap in OTHER's weights (any other `how`);
+    returns the words the page should say."""
+    if how == "corrupt":
+        garble(folder, name)
+        return [name, "corrupt"]
+    shutil.copyfile(folder / f"{other}.safetensors", folder / f"{name}.safetensors")
+    return [name, "does not fit"]
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """The CLI in-process (no torch import per call): (exit code, stdout, stderr)."""
+    from seqcore.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """The real `python -m seqcore` process: exit code, stdout and stderr as a user sees them."""
+    return subprocess.run([sys.executable, "-m", "seqcore", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SEQCORE_THREADS": "1"})
+
+
+# ---------------------------------------------------------------- files users upload
+
+
+def image_bytes(img, fmt: str = "PNG") -> bytes:
+    """A PIL image encoded as an upload would arrive (PNG unless FMT says otherwise)."""
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def csv_bytes(rows: list[str], header: str = "date,price") -> bytes:
+    """A CSV upload: HEADER, then ROWS, one a line."""
+    return (header + "\n" + "\n".join(rows) + "\n").encode()
