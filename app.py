@@ -22,6 +22,8 @@ PAGES = [
      "Review sentiment from a BiLSTM and a Transformer, read token by token, beside the VADER lexicon."),
     ("pages/captioning.py", "Image captioning", ":material/image:",
      "Show, Attend and Tell on synthetic scenes: a caption word by word and where the model looked."),
+    ("pages/translation.py", "Translation", ":material/translate:",
+     "Chinese to English with an LSTM + attention and a Transformer: alignment, beam search, next-word choices."),
     ("pages/attention.py", "Attention explorer", ":material/hub:",
      "Step through softmax(QK^T/sqrt(d_k))V inside any Transformer: head, model and neuron views."),
     ("pages/memory_lab.py", "Memory lab", ":material/memory:",
@@ -35,6 +37,7 @@ HEADLINES = {
     "music": ("test_bits_per_char", "baseline_5gram_test_bits_per_char", "bits/char (baseline: 5-gram)"),
     "sentiment": ("imdb_test_accuracy", "imdb_test_vader_accuracy", "IMDB accuracy (baseline: VADER)"),
     "caption": ("bleu4", None, "BLEU-4"),
+    "translate": ("bleu", "baseline_translation_memory_bleu", "BLEU, beam 4 (baseline: translation memory)"),
     "attention": ("test_bits_per_char", "baseline_bigram_bits_per_char", "bits/char (baseline: bigram)"),
     "memory": ("accuracy", "chance", "recall accuracy (baseline: chance)"),
 }

@@ -120,7 +120,7 @@ def evaluate_loss(model: torch.nn.Module, loss_fn: LossFn, data: Dataset, batch_
     was_training = model.training
     model.eval()
     total, n = 0.0, 0
-    for batch in DataLoader(data, batch_size=batch_size, shuffle=False):
+    for batch in DataLoader(data, batch_size=None if getattr(data, "batched", False) else batch_size, shuffle=False):
         batch = _to(batch, device)
         size = len(batch[0]) if isinstance(batch, (list, tuple)) else len(batch)
         total += float(loss_fn(model, batch)) * size
@@ -144,6 +144,8 @@ def fit(
 
     With val_data, the weights with the lowest validation loss are restored at the end.
     `stop.set()` from another thread ends training within one step (best weights still restored).
+    A dataset with `batched = True` yields whole batches (for example length-bucketed ones): its items are
+    used as they are and config.batch_size only sets the validation batch.
     """
     cfg = config or TrainConfig()
     device = device or pick_device()
@@ -159,7 +161,8 @@ def fit(
     if world > 1:
         net = _DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     sampler = DistributedSampler(train_data, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
-    loader = DataLoader(train_data, batch_size=cfg.batch_size // world, sampler=sampler,
+    batched = getattr(train_data, "batched", False)
+    loader = DataLoader(train_data, batch_size=None if batched else cfg.batch_size // world, sampler=sampler,
                         num_workers=cfg.num_workers, drop_last=False)
     steps_per_epoch = max(1, len(loader))
     total = cfg.epochs * steps_per_epoch

@@ -28,6 +28,7 @@ TASK_MODULES = {
     "caption": "seqcore.tasks.captioning",
     "attention": "seqcore.tasks.attention",
     "memory": "seqcore.tasks.memory_lab",
+    "translate": "seqcore.tasks.translation",
 }
 
 
