@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -28,6 +29,7 @@ from pages._shared import (
     trained,
     unreadable_shipped,
 )
+from seqcore.checkpoints import file_version
 from seqcore.errors import CheckpointError, SeqcoreError
 from seqcore.tasks import attention_maths as am
 from seqcore.tasks.attention import DEFAULT_NAME, EXAMPLE, MAX_CHARS
@@ -36,11 +38,26 @@ from seqcore.tasks.probe import probe_for, transformer_checkpoints
 MY_TEXT, EXAMPLE_INPUT = "My text", "The model's own example"
 
 
-@st.cache_resource(max_entries=16, show_spinner="Loading the model...")
-def cached_probe(source: str, name: str, text: str | None):
-    """The probe (its model is shared, read-only and in eval mode) for one checkpoint and input."""
-    info = next(c for c in transformer_checkpoints() if c.source == source and c.name == name)
-    return probe_for(info, text)
+def find_info(source: str, name: str):
+    return next(c for c in transformer_checkpoints() if c.source == source and c.name == name)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model...")
+def cached_model(source: str, name: str, version: tuple):
+    """The checkpoint's probe on its own example: its model loaded once per file version (`version`, the weights'
+    and card's mtime and size, is in the key so a retrained checkpoint is read again; no underscore, which
+    Streamlit would leave out of the key). Shared, read-only, in eval mode."""
+    return probe_for(find_info(source, name), None)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Reading the input...")
+def cached_probe(source: str, name: str, version: tuple, text: str | None):
+    """The probe for one input. Its model is cached_model's (the task loads a checkpoint once per file version,
+    seqcore.checkpoints.shared_load), so these entries hold inputs, not model copies."""
+    base = cached_model(source, name, version)
+    if text is None:
+        return base
+    return dataclasses.replace(probe_for(find_info(source, name), text), model=base.model)
 
 
 RETRAIN_JOB = "att-retrain-job"
@@ -140,6 +157,7 @@ if trained(_retrained) is not None and st.session_state.get("att-retrain-shown")
     # show the retrained model once (user checkpoints come first, so `default` is it), fresh from disk
     st.session_state["att-retrain-shown"] = _retrained
     st.session_state["att-model"] = default
+    cached_model.clear()
     cached_probe.clear()
 choice = st.selectbox("Model", range(len(checkpoints)), index=default, format_func=labels.__getitem__,
                       key="att-model", help="Every Transformer in the checkpoint registry; other pages add theirs")
@@ -153,7 +171,7 @@ if source == MY_TEXT:
         st.error(f"The text is empty: type at least one character, or choose '{EXAMPLE_INPUT}'.")
         st.stop()
 try:
-    probe = cached_probe(info.source, info.name, text)
+    probe = cached_probe(info.source, info.name, file_version(info.stem), text)
     got = am.run_model(probe)
 except CheckpointError as e:
     own = info.name == DEFAULT_NAME

@@ -15,6 +15,7 @@ import platform
 import re
 import shlex
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,3 +224,49 @@ def find_modules(obj, path: str = "", depth: int = 4) -> list[tuple[str, torch.n
 
     walk(obj, path, depth, None)
     return found
+
+
+def file_version(stem: str | Path) -> tuple[int, int, int, int]:
+    """(mtime_ns, size) of STEM.safetensors and STEM.json (0s for a missing file): changes when either is rewritten."""
+    out: list[int] = []
+    for suffix in (".safetensors", ".json"):
+        try:
+            st = Path(stem).with_suffix(suffix).stat()
+            out += [st.st_mtime_ns, st.st_size]
+        except OSError:
+            out += [0, 0]
+    return tuple(out)  # type: ignore[return-value]
+
+
+_SHARED: dict[tuple, object] = {}
+_SHARED_LOCK = threading.Lock()
+SHARED_MAX = 4
+
+
+def shared_load(load, info: CheckpointInfo):
+    """`load(info)` once per checkpoint file version, shared by every caller; its models are put in eval mode
+    with requires_grad off, so callers must treat the result as read-only.
+
+    For read-only views of a checkpoint (the attention explorer's probes): a new input reuses the loaded model
+    instead of reading the weights again. The last SHARED_MAX results are kept; a rewritten checkpoint (new
+    mtime or size) is read again. `load` must be a module-level function (it is part of the key).
+    """
+    key = (load, str(info.stem), file_version(info.stem))
+    with _SHARED_LOCK:
+        if key in _SHARED:
+            _SHARED[key] = _SHARED.pop(key)  # most recently used last
+            return _SHARED[key]
+    value = load(info)
+    for _, module, _ in find_modules(value):
+        module.eval().requires_grad_(False)
+    with _SHARED_LOCK:
+        _SHARED[key] = value
+        while len(_SHARED) > SHARED_MAX:
+            _SHARED.pop(next(iter(_SHARED)))
+    return value
+
+
+def clear_shared() -> None:
+    """Forget every model shared_load holds."""
+    with _SHARED_LOCK:
+        _SHARED.clear()

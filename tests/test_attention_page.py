@@ -3,6 +3,7 @@
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,6 +168,32 @@ def test_switching_to_another_tasks_transformer(explorer):
     for i in others:  # typed text either works or is refused with a message, never a traceback
         at.selectbox(key="att-model").set_value(i).run()
         assert not at.exception, (options[i], at.exception)
+
+
+@pytest.mark.parametrize("name", ["sentiment-transformer", "music-transformer"])
+def test_a_new_text_reuses_the_loaded_model(explorer, monkeypatch, name):
+    """Each new text used to reload the checkpoint (and keep a model copy per text): now it is read once."""
+    import streamlit as st
+
+    from seqcore import checkpoints
+
+    st.cache_resource.clear()
+    checkpoints.clear_shared()
+    reads = []
+    real = checkpoints.load_file
+
+    def counted(path, *args, **kwargs):
+        reads.append(Path(path).stem)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "load_file", counted)
+    at = explorer
+    options = at.selectbox(key="att-model").options
+    at.selectbox(key="att-model").set_value(next(i for i, o in enumerate(options) if o.startswith(f"{name} ("))).run()
+    for text in ("a good film", "a dull film", "a good film"):
+        at.text_input(key="att-text").set_value(text).run()
+        assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    assert reads.count(name) == 1, reads
 
 
 def test_clicking_a_small_map_enlarges_it(explorer):

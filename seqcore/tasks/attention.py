@@ -29,6 +29,7 @@ from seqcore.checkpoints import (
     load_weights,
     make_card,
     save_checkpoint,
+    shared_load,
 )
 from seqcore.device import device_name, pick_device
 from seqcore.errors import InputError, SeqcoreError
@@ -193,8 +194,8 @@ def train(*, steps: int = 1500, seconds: float = 900, epochs: int = 40, seed: in
     return {**card, "path": str(stem.with_suffix(".safetensors"))}
 
 
-@functools.lru_cache(maxsize=4)
-def _load(stem: str, mtime: float) -> tuple[Transformer, CharVocab]:
+def _load(info: CheckpointInfo) -> tuple[Transformer, CharVocab]:
+    stem = info.stem
     state, card = load_checkpoint(stem)
     try:
         cfg = TransformerConfig(**card["config"])
@@ -205,15 +206,12 @@ def _load(stem: str, mtime: float) -> tuple[Transformer, CharVocab]:
         raise SeqcoreError(f"model card {Path(stem).name}.json: vocab of {vocab.size} does not match the config")
     model = Transformer(cfg)
     load_weights(model, state, Path(stem).name)
-    model.eval().requires_grad_(False)  # shared read-only across sessions
     return model, vocab
 
 
 def load_model(info: CheckpointInfo) -> tuple[Transformer, CharVocab]:
-    """The checkpoint's model (eval mode, frozen, cached per file version) and its vocabulary."""
-    weights = info.stem.with_suffix(".safetensors")
-    mtime = weights.stat().st_mtime if weights.exists() else 0.0
-    return _load(str(info.stem), mtime)
+    """The checkpoint's model (eval mode, frozen, shared read-only, loaded once per file version) and its vocabulary."""
+    return shared_load(_load, info)
 
 
 def attention_probe(info: CheckpointInfo, text: str | None) -> AttentionProbe:

@@ -28,6 +28,7 @@ from seqcore.checkpoints import (
     load_weights,
     make_card,
     save_checkpoint,
+    shared_load,
     user_dir,
 )
 from seqcore.data import digits, scenes
@@ -536,7 +537,7 @@ def attention_probe(info: CheckpointInfo, text: str | None = None):
     """
     from seqcore.tasks.probe import AttentionProbe
 
-    model, card = load(info)
+    model, card = shared_load(load, info)  # loaded once per file version: a new text costs no reload
     if model.config.decoder != "transformer":
         raise CheckpointError(f"{info.name} has an LSTM decoder; the explorer opens Transformer decoders")
     dataset = card.get("data", {}).get("dataset", "shapes")

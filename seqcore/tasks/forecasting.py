@@ -565,16 +565,22 @@ def load_forecaster(name: str) -> tuple[NeuralForecaster, dict]:
 # ----- attention explorer -------------------------------------------------------------------------
 
 
+def _load_info(info) -> tuple[NeuralForecaster, dict]:
+    from seqcore.checkpoints import load_checkpoint
+
+    state, card = load_checkpoint(info.stem)
+    return from_checkpoint(state, card), card
+
+
 def attention_probe(info, text: str | None = None):
     """The Transformer forecaster over GOOG's last lookback window; tokens are the return dates.
 
     `text` is ignored: a forecaster reads numbers, not words.
     """
-    from seqcore.checkpoints import load_checkpoint
+    from seqcore.checkpoints import shared_load
     from seqcore.tasks.probe import AttentionProbe
 
-    state, card = load_checkpoint(info.stem)
-    model = from_checkpoint(state, card)
+    model, card = shared_load(_load_info, info)  # loaded once per file version
     if model.cfg.model != "transformer":
         raise InputError(f"{info.name} is an {model.cfg.model} forecaster, not a Transformer")
     series = load_goog(card.get("data", {}).get("series", "GOOG Close").split()[-1])

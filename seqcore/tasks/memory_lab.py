@@ -554,6 +554,10 @@ def load_transformer(stem: Path | str) -> tuple[Transformer, RecallTask]:
     return model.eval(), task
 
 
+def _load_info(info) -> tuple[Transformer, RecallTask]:
+    return load_transformer(info.stem)
+
+
 def encode(task: RecallTask, text: str) -> torch.Tensor:
     """'A 3 a b c ? A' (space-separated, or one character per token) -> (T,) ids; InputError if unknown."""
     labels = {s: i for i, s in enumerate(task.tokens())}
@@ -569,9 +573,10 @@ def encode(task: RecallTask, text: str) -> torch.Tensor:
 
 def attention_probe(info, text: str | None = None):
     """The attention explorer's view of the memory Transformer (see seqcore.tasks.probe)."""
+    from seqcore.checkpoints import shared_load
     from seqcore.tasks.probe import AttentionProbe
 
-    model, task = load_transformer(info.stem)
+    model, task = shared_load(_load_info, info)  # loaded once per file version: a new text costs no reload
     if text is None:
         x = make_batch(task, 1, min(20, task.max_distance), seed=7)[0][0]
         x = x[-(2 * task.n_pairs + min(20, task.max_distance) + 2):]  # drop the front filler

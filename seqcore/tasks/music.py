@@ -22,7 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from seqcore.checkpoints import CheckpointInfo, find_checkpoint, load_checkpoint, load_weights, make_card
+from seqcore.checkpoints import (
+    CheckpointInfo,
+    find_checkpoint,
+    load_checkpoint,
+    load_weights,
+    make_card,
+    shared_load,
+)
 from seqcore.data.music import COLLECTIONS, SEP, TuneCorpus, clean_tune, join_tunes, load_corpus, split_tunes
 from seqcore.errors import InputError
 from seqcore.models import RNNConfig, SequenceRNN, Transformer, TransformerConfig
@@ -351,12 +358,15 @@ def lm_from_state(state: dict, card: dict, name: str = "checkpoint") -> CharLM:
     return CharLM(cfg["kind"], model, list(cfg["vocab"]), int(cfg["seq_len"]), card)
 
 
+def lm_from_info(info: CheckpointInfo) -> CharLM:
+    state, card = load_checkpoint(info.stem)
+    return lm_from_state(state, card, info.name)
+
+
 def load_lm(name_or_kind: str = "lstm") -> CharLM:
     """A registry checkpoint by name, or the shipped default for 'lstm' / 'transformer'."""
     name = DEFAULT_CHECKPOINTS.get(name_or_kind, name_or_kind)
-    info = find_checkpoint(name, TASK)
-    state, card = load_checkpoint(info.stem)
-    return lm_from_state(state, card, info.name)
+    return lm_from_info(find_checkpoint(name, TASK))
 
 
 def export_zip(lm: CharLM) -> bytes:
@@ -386,8 +396,7 @@ def attention_probe(info: CheckpointInfo, text: str | None):
     """Char-level probe of a music Transformer: any text the vocabulary covers (default: a tune's start)."""
     from seqcore.tasks.probe import AttentionProbe
 
-    state, card = load_checkpoint(info.stem)
-    lm = lm_from_state(state, card, info.name)
+    lm = shared_load(lm_from_info, info)  # loaded once per file version: a new text costs no reload
     if not isinstance(lm.model, Transformer):
         raise InputError(f"{info.name} is not a Transformer")
     text = text if text else "M:6/8\nL:1/8\nK:D\n|:A|dfa agf|gfe fed|"

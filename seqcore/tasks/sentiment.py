@@ -30,6 +30,7 @@ from seqcore.checkpoints import (
     load_checkpoint,
     load_weights,
     make_card,
+    shared_load,
 )
 from seqcore.data.reviews import ReviewSplits, load_splits
 from seqcore.data.words import Vocab, pad_batch, tokenize
@@ -410,7 +411,7 @@ def attention_probe(info: CheckpointInfo, text: str | None):
     """The explorer's view of a sentiment Transformer: its encoder and one review as token ids."""
     from seqcore.tasks.probe import AttentionProbe
 
-    sm = load_from_info(info)
+    sm = shared_load(load_from_info, info)  # loaded once per file version: a new text costs no reload
     if sm.kind != "transformer":
         raise InputError(f"{info.name} is a BiLSTM; pick a Transformer checkpoint")
     text = text if text and text.strip() else "A quiet, moving film: the acting is superb, though the ending drags."
