@@ -54,6 +54,7 @@ def pages() -> list[tuple[str, str, str]]:
         ("music", "music", ".st-key-music_generate button"),
         ("sentiment", "sentiment", ".st-key-sent-result [data-testid='stDataFrame']"),
         ("captioning", "captioning", ".st-key-cap-overlay-lstm img"),
+        ("translation", "translation", ".st-key-translation-alignment .main-svg"),
         ("attention", "attention", f".st-key-att-fig-{_attention_stem()}-weights .main-svg"),
         ("memory_lab", "memory lab", ".st-key-memory-accuracy .main-svg"),
     ]
@@ -209,6 +210,11 @@ def actions(stem: str) -> list[tuple[str, str, Callable]]:
         button = pg.locator(".st-key-cap-new button")
         return timed_action(pg, button.click, ".st-key-cap-overlay-lstm img")
 
+    def translation_text(pg, i):
+        box = pg.locator(".st-key-translation-text-0 textarea")
+        box.fill(f"我有{i + 2}个朋友。")
+        return timed_action(pg, lambda: box.press("Control+Enter"), ".st-key-translation-alignment .main-svg")
+
     def attention_text(pg, i):
         box = pg.locator(".st-key-att-text input")
         box.fill(f"the cat sat on mat {i}")
@@ -220,6 +226,7 @@ def actions(stem: str) -> list[tuple[str, str, Callable]]:
         ("music: generate (500 chars, LSTM, new seed)", "music", music_generate),
         ("sentiment: predict a new review (Ctrl+Enter)", "sentiment", sentiment_predict),
         ("captioning: new scene -> captions", "captioning", caption_new),
+        ("translation: new sentence -> both models (beam 4) + alignment", "translation", translation_text),
         ("attention: new input text -> step-through", "attention", attention_text),
     ]
 

@@ -71,7 +71,7 @@ def start_training(arch: str, minutes: float):
     """Train a translator in the background (time-capped), save it to the user registry with its card."""
 
     def run(on_progress, stop):
-        cfg = T.TranslationConfig(arch=arch, epochs=50, time_budget_s=60 * minutes, evals_per_epoch=4)
+        cfg = T.page_config(arch, minutes)
         translator, card = T.train(cfg, on_progress=on_progress, stop=stop)
         if not card["training"]["result"]["steps"]:
             return None
@@ -177,7 +177,7 @@ if results:
 
 # ---------------------------------------------------------------- held-out scores
 st.header("Held-out scores")
-rows = []
+rows, baseline_rows = [], []
 for c in found.values():
     m = c.card.get("metrics", {})
     if "bleu" in m:
@@ -186,9 +186,10 @@ for c in found.values():
                      round((c.card.get("train_seconds") or 0) / 60), "device": c.card.get("device")})
         for base, label in (("translation_memory", "translation memory"), ("dictionary_gloss", "dictionary gloss")):
             b = m.get("baselines", {}).get(base)
-            if b and not any(r["model"] == label for r in rows):
-                rows.append({"model": label, "source": "baseline", "BLEU": b["bleu"], "chrF": b["chrf"],
+            if b and not any(r["model"] == label for r in baseline_rows):
+                baseline_rows.append({"model": label, "source": "baseline", "BLEU": b["bleu"], "chrF": b["chrf"],
                              "sentences": b["n"]})
+rows = sorted(rows, key=lambda r: -r["BLEU"]) + baseline_rows
 if rows:
     st.dataframe(rows, hide_index=True, key="translation-scores")
     st.caption("Tatoeba test split (sentences never seen in training, scored against all their references), beam 4, "

@@ -94,7 +94,7 @@ def cmd_train(args) -> dict:
     cfg = T.TranslationConfig(arch="rnn" if args.model == "lstm" else args.model, epochs=args.epochs,
                               batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                               time_budget_s=args.time_budget, max_train_pairs=args.max_pairs,
-                              patience=args.patience or None, tgt_vocab=args.vocab,
+                              patience=args.patience or None, tgt_vocab=args.vocab, init_from=args.init_from,
                               **({"warmup_frac": args.warmup} if args.warmup is not None else {}))
 
     def report(p):
@@ -166,6 +166,7 @@ def add_train_args(p) -> None:
     p.add_argument("--time-budget", type=float, default=None, help="stop training after this many seconds")
     p.add_argument("--max-pairs", type=int, default=None, help="train on the first N pairs only (quick runs)")
     p.add_argument("--eval-n", type=int, default=0, help="score on the first N test sentences (default: all)")
+    p.add_argument("--init-from", help="continue training this checkpoint (same vocabularies), e.g. at a low --lr")
     p.add_argument("--name", help="checkpoint name (default translate-MODEL)")
     p.add_argument("--out", help="folder for the checkpoint (default: the user checkpoint dir)")
     p.set_defaults(func=cmd_train)

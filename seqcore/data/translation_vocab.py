@@ -79,6 +79,9 @@ class TargetVocab:
     def decode(self, ids: Iterable[int]) -> str:
         return self.sp.decode([int(i) for i in ids if int(i) > EOS])
 
+    def pieces(self) -> list[str]:
+        return [self.sp.id_to_piece(i) for i in range(len(self))]
+
     def piece(self, i: int) -> str:
         return self.sp.id_to_piece(int(i))
 

@@ -67,6 +67,7 @@ class TranslationConfig:
     max_train_pairs: int | None = None  # a subset for quick runs and tests
     time_budget_s: float | None = None
     seed: int = 0
+    init_from: str | None = None      # a checkpoint to continue training (same vocabularies), e.g. to anneal
 
     def check(self) -> None:
         if self.arch not in ARCHS:
@@ -82,6 +83,13 @@ class TranslationConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def page_config(arch: str, minutes: float) -> TranslationConfig:
+    """A run that fits `minutes` on a CPU: about one epoch per 5 minutes, so the learning-rate schedule
+    (warm-up, then cosine decay) runs its course instead of being cut off while still warming up."""
+    return TranslationConfig(arch=arch, epochs=max(1, round(minutes / 5)), time_budget_s=60 * minutes,
+                             evals_per_epoch=4, patience=None)
 
 
 @functools.cache
@@ -164,7 +172,7 @@ def train(cfg: TranslationConfig, *, on_progress=None, stop=None, device=None) -
 
     cfg.check()
     torch.manual_seed(cfg.seed)
-    translator = build(cfg)
+    translator, before = (build(cfg), None) if cfg.init_from is None else _continued(cfg)
     device = device or pick_device()
     train_pairs = tatoeba.pairs(tatoeba.split("train"))
     if cfg.max_train_pairs:
@@ -191,8 +199,23 @@ def train(cfg: TranslationConfig, *, on_progress=None, stop=None, device=None) -
         training={**cfg.to_dict(), "train_config": tcfg.to_dict(), "result": result.to_dict()},
         tokenizer={"source": translator.src_vocab.to_dict(), "target": translator.tgt_vocab.to_dict()},
         decoding={"alpha": translator.alpha},
+        **({"continued_from": before} if before else {}),
     )
     return translator, card
+
+
+def _continued(cfg: TranslationConfig) -> tuple[Translator, dict]:
+    """The translator of checkpoint cfg.init_from, to train further (its vocabularies must be this config's)."""
+    translator, card = load(cfg.init_from)
+    if translator.arch != cfg.arch:
+        raise InputError(f"{cfg.init_from} is a {translator.arch} translator, not {cfg.arch}")
+    src_vocab, tgt_vocab = vocabularies(cfg.src_min_count, cfg.tgt_vocab)
+    if src_vocab.itos != translator.src_vocab.itos or tgt_vocab.pieces() != translator.tgt_vocab.pieces():
+        raise InputError(f"{cfg.init_from} was trained with other vocabularies than these settings make")
+    earlier = {k: card.get(k) for k in ("name", "command", "train_seconds", "device", "created")}
+    if "continued_from" in card:  # a chain of runs keeps every step
+        earlier["before"] = card["continued_from"]
+    return Translator(translator.model.train(), src_vocab, tgt_vocab), earlier
 
 
 def default_name(arch: str) -> str:

