@@ -1,4 +1,4 @@
-"""Plotly figures for the sentiment page: running probability, token heat map, confusion matrix."""
+"""Plotly figures for the sentiment page: running probability, token heat map, confusion matrix, n-gram weights."""
 
 from __future__ import annotations
 
@@ -49,4 +49,15 @@ def confusion_figure(confusion: list[list[int]]) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=confusion, x=[f"predicted {n}" for n in names], y=[f"true {n}" for n in names],
                                text=confusion, texttemplate="%{text}", colorscale="Blues", showscale=False))
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def weights_figure(pairs: list[tuple[str, float]], title: str, x_title: str = "weight") -> go.Figure:
+    """Horizontal bars, one per n-gram, largest |value| on top: blue pushes towards positive, red towards negative."""
+    pairs = sorted(pairs, key=lambda p: abs(p[1]))
+    fig = go.Figure(go.Bar(x=[v for _, v in pairs], y=[g for g, _ in pairs], orientation="h",
+                           marker_color=["#2166ac" if v >= 0 else "#b2182b" for _, v in pairs],
+                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    fig.update_layout(height=60 + 22 * len(pairs), margin=dict(l=10, r=10, t=40, b=10), title=title,
+                      xaxis_title=x_title, yaxis=dict(type="category"))
     return fig

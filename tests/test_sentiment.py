@@ -231,3 +231,82 @@ def test_small_lstm_beats_vader_and_majority_on_mr():
     m = out.metrics
     assert m["mr_test_accuracy"] >= 0.65  # measured 0.684 (one core, 3 epochs); Kim 2014 CNN-rand: 0.761
     assert m["mr_test_accuracy"] > m["mr_test_vader_accuracy"] > m["mr_test_majority_accuracy"]
+
+
+# ----------------------------------------------------------------------------- default model, TF-IDF baseline
+
+
+def fake_card(folder: Path, name: str, imdb: float | None, n: int = 2490) -> None:
+    metrics = {} if imdb is None else {"imdb_test_accuracy": imdb, "imdb_test_n": n}
+    card = {"task": "sentiment", "arch": S.ARCHS["lstm"], "config": {}, "name": name, "metrics": metrics}
+    (folder / f"{name}.json").write_text(json.dumps(card))
+    (folder / f"{name}.safetensors").write_bytes(b"")  # the registry lists a card only beside its weights
+
+
+def test_the_default_model_is_the_best_card_on_held_out_imdb(tmp_path, monkeypatch):
+    shipped, home = tmp_path / "shipped", tmp_path / "home" / "checkpoints"
+    shipped.mkdir()
+    home.mkdir(parents=True)
+    monkeypatch.setenv("SEQCORE_SHIPPED_DIR", str(shipped))
+    monkeypatch.setenv("SEQCORE_HOME", str(home.parent))
+    fake_card(shipped, "sentiment-lstm", 0.835)
+    fake_card(shipped, "sentiment-transformer", 0.883)
+    fake_card(shipped, "sentiment-no-metrics", None)
+    fake_card(home, "sentiment-mine", 0.801)
+    fake_card(home, "sentiment-quick", 1.0, n=12)  # scored on a small file's test split: not comparable
+    assert [c.name for c in S.ranked_checkpoints()] == ["sentiment-transformer", "sentiment-lstm", "sentiment-mine",
+                                                        "sentiment-quick", "sentiment-no-metrics"]
+    assert S.best_name() == "sentiment-transformer"
+    fake_card(home, "sentiment-mine", 0.9)  # a better user-trained card takes over
+    assert S.best_name() == "sentiment-mine"
+
+
+def test_the_cli_default_is_the_best_shipped_model(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path / "home"))  # only the shipped checkpoints
+    p = tmp_path / "eval.csv"
+    pd.DataFrame({"text": ["I loved it, a wonderful film.", "I hated it and want my money back."],
+                  "label": [1, 0]}).to_csv(p, index=False)
+    code, out, err = cli(capsys, "sentiment", "evaluate", "--csv", str(p))
+    assert code == 0, err
+    best = max(S.sentiment_checkpoints(), key=lambda c: c.card["metrics"]["imdb_test_accuracy"])
+    assert json.loads(out)["model"] == best.name == S.best_name()
+
+
+@pytest.fixture(scope="module")
+def tfidf():
+    return S.fit_tfidf(reviews.load_splits("both"))
+
+
+def test_tfidf_beats_85_percent_on_held_out_imdb(tfidf):
+    splits = reviews.load_splits("both")
+    m = S.held_out_metrics(None, splits, vader=False, tfidf=tfidf)
+    print(f"TF-IDF + LR: IMDB test {m['imdb_test_tfidf_accuracy']:.4f} (n={m['imdb_test_n']}), "
+          f"MR test {m['mr_test_tfidf_accuracy']:.4f} (n={m['mr_test_n']}), fit {tfidf.fit_seconds:.1f} s")
+    assert m["imdb_test_tfidf_accuracy"] > 0.85
+    assert m["mr_test_tfidf_accuracy"] > 0.7
+
+
+def test_tfidf_weights_and_explanation(tfidf):
+    top = tfidf.top_ngrams(10)
+    assert len(top["positive"]) == len(top["negative"]) == 10
+    assert all(w > 0 for _, w in top["positive"]) and all(w < 0 for _, w in top["negative"])
+    assert {"great", "excellent", "best"} & {g for g, _ in top["positive"]}
+    assert {"worst", "bad", "awful", "boring"} & {g for g, _ in top["negative"]}
+    parts = dict(tfidf.explain("the worst film, not good at all"))
+    assert parts["worst"] < 0 and "not good" in parts
+    with pytest.raises(InputError):
+        tfidf.predict(["  "])
+
+
+def test_cli_predict_and_evaluate_with_tfidf(tfidf, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(S, "fit_tfidf", lambda *a, **k: tfidf)  # fitted once for this module
+    code, out, err = cli(capsys, "sentiment", "predict", "--model", "tfidf", "A wonderful, moving film.",
+                         "The worst movie I have ever seen.")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["label"] for r in rows] == ["positive", "negative"]
+    p = tmp_path / "eval.csv"
+    pd.DataFrame({"text": ["a great film", "an awful, boring mess"], "label": [1, 0]}).to_csv(p, index=False)
+    code, out, err = cli(capsys, "sentiment", "evaluate", "--csv", str(p), "--model", "tfidf")
+    assert code == 0, err
+    assert json.loads(out) | {"confusion": None} == {"model": "tfidf", "accuracy": 1.0, "n": 2, "confusion": None}

@@ -100,3 +100,41 @@ def test_csv_download_content_is_the_table():
     df = table(at, "sent-batch-table")
     assert list(df.columns) == ["text", "label", "p_positive"]
     assert pd.read_csv(io.StringIO(df.to_csv(index=False))).shape == (1, 3)
+
+
+def test_the_default_model_is_the_best_card():
+    at = open_page("sentiment")
+    best = S.best_name()
+    assert at.selectbox(key="sent-read-model").value.startswith(f"{best} (")
+    assert at.selectbox(key="sent-eval-model").value.startswith(f"{best} (")
+    assert table(at, "sent-table")["model"].iloc[0].startswith(f"{best} (")
+
+
+def test_tfidf_baseline_is_fitted_on_request_and_shown(monkeypatch):
+    import streamlit as st
+
+    st.cache_resource.clear()
+    fits = []
+    real_fit = S.fit_tfidf
+
+    def small_fit(splits=None, source="both"):  # the tiny file, so the test does not take the real 20 s
+        fits.append(1)
+        return real_fit(load_splits(path=FIXTURE))
+
+    monkeypatch.setattr(S, "fit_tfidf", small_fit)
+    at = open_page("sentiment")
+    assert fits == [] and "TF-IDF + logistic regression" not in set(table(at, "sent-table")["model"])
+    at.button(key="sent-tfidf-fit").click().run()
+    assert not at.exception and not at.error and fits == [1]
+    assert "TF-IDF + logistic regression" in set(table(at, "sent-table")["model"])
+    ids = chart_ids(at)
+    assert all(any(k in i for i in ids) for k in ("sent-tfidf-text", "sent-tfidf-pos", "sent-tfidf-neg"))
+    at.selectbox(key="sent-eval-source").set_value("mr")
+    at.number_input(key="sent-eval-n").set_value(50)
+    at.button(key="sent-eval-run").click().run()
+    assert not at.exception and not at.error and fits == [1]  # fitted once, cached
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["TF-IDF + LR"].endswith("%") and "VADER" in metrics
+    at.selectbox(key="sent-batch-model").set_value("TF-IDF + logistic regression")
+    at.text_area(key="sent-batch-lines").set_value("great film\nawful film").run()
+    assert not at.error and len(table(at, "sent-batch-table")) == 2
