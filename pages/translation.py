@@ -195,6 +195,20 @@ if rows:
     st.caption("Tatoeba test split (sentences never seen in training, scored against all their references), beam 4, "
                "sacrebleu BLEU (case-insensitive) and chrF, from each model card (`seqcore train translate`).")
 
+if results and st.button("Translate a random sample of test sentences", key="translation-sample",
+                         icon=":material/casino:", help="12 held-out sentences, both models (beam 4) and the memory"):
+    st.session_state["translation-sample-seed"] = st.session_state.get("translation-sample-seed", -1) + 1
+if results and "translation-sample-seed" in st.session_state:
+    sample = T.sample_test(12, seed=st.session_state["translation-sample-seed"])
+    memory = translation_memory().translate([ex.source for ex in sample])
+    table = [{"Chinese": ex.source, **{name: tr.translate(ex.source, beam=4).translation
+                                       for name, (tr, _) in results.items()},
+              "translation memory": mem, "references": " | ".join(ex.references)}
+             for ex, mem in zip(sample, memory, strict=True)]
+    st.dataframe(table, hide_index=True, key="translation-sample-table")
+    st.caption("Typical errors show here: dropped or invented words, a wrong tense, a name or number changed. "
+               "A translation can be right and still match no reference word for word, which BLEU counts as wrong.")
+
 # ---------------------------------------------------------------- train your own
 st.header("Train your own")
 t1, t2 = st.columns(2)

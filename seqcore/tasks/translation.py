@@ -27,6 +27,7 @@ from seqcore.checkpoints import (
     load_weights,
     make_card,
     save_checkpoint,
+    shared_load,
     user_dir,
 )
 from seqcore.data import tatoeba
@@ -283,6 +284,12 @@ def evaluate(translator: Translator, split: str = "test", *, beam: int = 4, limi
     return out
 
 
+def sample_test(n: int = 12, seed: int = 0) -> list[tatoeba.Example]:
+    """n test-split sentences drawn with `seed` (the page's "random sample")."""
+    items = tatoeba.split("test")
+    return [items[i] for i in np.random.default_rng(seed).choice(len(items), size=min(n, len(items)), replace=False)]
+
+
 def attention_probe(info: CheckpointInfo, text: str | None = None):
     """The explorer's view of a Transformer translator: its decoder reading its own translation of `text`.
 
@@ -291,7 +298,7 @@ def attention_probe(info: CheckpointInfo, text: str | None = None):
     """
     from seqcore.tasks.probe import AttentionProbe
 
-    translator, _ = load(info)
+    translator, _ = shared_load(load, info)  # loaded once per file version: a new text costs no reload
     if translator.arch != "transformer":
         raise CheckpointError(f"{info.name} is a recurrent translator; the explorer opens Transformers")
     t = translator.translate(text if text and text.strip() else EXAMPLE, beam=1)
