@@ -40,10 +40,11 @@ def cmd_generate(args) -> dict:
     prime = args.prime.replace("\\n", "\n") if args.prime else ""
     lm = music.load_lm(args.model)
     g = music.generate(lm, prime, length=args.length, temperature=args.temperature, top_k=args.top_k,
-                       top_p=args.top_p, seed=args.seed)
+                       top_p=args.top_p, seed=args.seed, constrain=not args.no_constrain)
     parsed = parse_abc(g.abc)
     out = {"model": lm.name, "abc": g.abc, "new_chars": g.n_new, "seconds": round(g.seconds, 3),
-           "chars_per_second": round(g.chars_per_second, 1), "ended_tune": g.ended,
+           "chars_per_second": round(g.chars_per_second, 1), "ended_tune": g.ended, "constrained": g.constrained,
+           "bars_matching": g.bars_matching, "bars_total": g.bars_total,
            "notes_parsed": parsed.summary(), "bars": bar_check(g.abc).to_dict()}
     if args.abc:
         Path(args.abc).write_text(g.abc)
@@ -75,7 +76,8 @@ def cmd_score(args) -> dict:
 def register(sub) -> None:
     p = sub.add_parser("music", help="generate folk tunes, or score ABC tunes with a music model")
     msub = p.add_subparsers(dest="music_command", required=True, metavar="ACTION")
-    g = msub.add_parser("generate", help="write a tune (JSON: abc text, notes parsed, bar check, seconds)")
+    g = msub.add_parser("generate", help="write a tune (JSON: abc text, notes parsed, bars_matching of bars_total, "
+                                         "seconds)")
     g.add_argument("--model", default="lstm", help="lstm, transformer, or a checkpoint name (default lstm)")
     g.add_argument("--prime", default="", help="start of the tune, e.g. 'M:6/8\\nL:1/8\\nK:D\\n' (\\n = newline)")
     g.add_argument("--length", type=int, default=400, help="most characters to write (default 400)")
@@ -83,6 +85,9 @@ def register(sub) -> None:
     g.add_argument("--top-k", type=int, default=None)
     g.add_argument("--top-p", type=float, default=None)
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--no-constrain", action="store_true",
+                   help="sample the raw model: no meter-aware decoding (by default no bar may overfill or close "
+                        "early, and the ABC grammar is kept)")
     g.add_argument("--abc", help="also write the tune to this .abc file")
     g.add_argument("--wav", help="also write audio to this .wav file")
     g.add_argument("--midi", help="also write this .mid file")

@@ -33,6 +33,8 @@ from seqcore.checkpoints import (
 from seqcore.data.music import COLLECTIONS, SEP, TuneCorpus, clean_tune, join_tunes, load_corpus, split_tunes
 from seqcore.errors import InputError
 from seqcore.models import RNNConfig, SequenceRNN, Transformer, TransformerConfig
+from seqcore.tasks.music_abc import bar_check
+from seqcore.tasks.music_meter import MIN_TUNE_BARS, BarTracker, mask_for
 from seqcore.train import Progress, TrainConfig, fit
 
 TASK = "music"
@@ -222,6 +224,9 @@ class Generation:
     n_new: int
     seconds: float
     ended: bool          # the model closed the tune itself (blank line)
+    constrained: bool = False  # meter-aware decoding was on
+    bars_matching: int = 0     # bar_check on the whole tune: bars whose length fits the meter ...
+    bars_total: int = 0        # ... of the bars that hold notes
 
     @property
     def chars_per_second(self) -> float:
@@ -255,8 +260,15 @@ class _Stepper:
 @torch.inference_mode()
 def generate(lm: CharLM, prime: str = "", length: int = 400, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, seed: int = 0,
-             stop_at_end: bool = True) -> Generation:
-    """Sample up to `length` characters after `prime`; the same seed gives the same tune."""
+             stop_at_end: bool = True, constrain: bool = True) -> Generation:
+    """Sample up to `length` characters after `prime`; the same seed gives the same tune.
+
+    constrain: meter-aware decoding (music_meter). Before each character, the characters that would
+    overfill the bar, close it early (all but a pick-up first bar), break the ABC grammar, or end the
+    tune before it has MIN_TUNE_BARS whole bars get probability 0, so the model's distribution is
+    renormalised over the allowed continuations; when nothing is allowed (a prime that cannot be
+    completed), nothing is masked. False: the raw model.
+    """
     if not 1 <= length <= 5000:
         raise InputError("length must be between 1 and 5,000 characters")
     if not 0.05 <= temperature <= 5:
@@ -266,16 +278,26 @@ def generate(lm: CharLM, prime: str = "", length: int = 400, temperature: float 
     gen = torch.Generator().manual_seed(int(seed))
     t0 = time.perf_counter()
     step = _Stepper(lm)
-    out = step.feed(lm.encode(SEP + SEP + prime).tolist())
+    out = step_out = step.feed(lm.encode(SEP + SEP + prime).tolist())
     new: list[int] = []
     last = prime[-1:] if prime else SEP
     ended = False
     sep_id = lm.index[SEP]
     wrote_notes = False
+    tracker = BarTracker(prime, min_bars=MIN_TUNE_BARS) if constrain else None
+    mask = mask_for("".join(lm.vocab)) if constrain else None
     for _ in range(length):
+        if tracker is not None:
+            banned = mask.banned(tracker)
+            if banned is not None:
+                out = out.clone()
+                out[banned] = float("-inf")
         if last == SEP and not wrote_notes:
             out = out.clone()
             out[sep_id] = float("-inf")  # a blank line would end the tune before it has begun
+            if tracker is not None and torch.isinf(out).all():
+                out = step_out.clone()
+                out[sep_id] = float("-inf")
         probs = torch.softmax(_filter(out / temperature, top_k, top_p), -1)
         nxt = int(torch.multinomial(probs, 1, generator=gen))
         new.append(nxt)
@@ -284,11 +306,15 @@ def generate(lm: CharLM, prime: str = "", length: int = 400, temperature: float 
             break
         last = lm.vocab[nxt]
         wrote_notes = wrote_notes or last in NOTE_LETTERS
-        out = step.feed([nxt])
+        if tracker is not None:
+            tracker.push(last)
+        out = step_out = step.feed([nxt])
     text = prime + lm.decode(new)
     if ended:
         text = text.rstrip("\n") + "\n"
-    return Generation(text, prime, len(new), time.perf_counter() - t0, ended)
+    seconds = time.perf_counter() - t0
+    bars = bar_check(text)
+    return Generation(text, prime, len(new), seconds, ended, constrain, bars.matching, bars.bars)
 
 
 # ---- training ----------------------------------------------------------------------------

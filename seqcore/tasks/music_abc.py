@@ -184,6 +184,7 @@ class BarCheck:
     bars: int = 0            # bars that hold at least one note or rest
     matching: int = 0        # of those, bars whose length equals the meter
     lengths: list[str] = field(default_factory=list)  # each bar's length in units of L, e.g. '6' or '7/2'
+    matches: list[bool] = field(default_factory=list)  # per bar: does its length equal the meter?
 
     @property
     def share(self) -> float:
@@ -194,7 +195,7 @@ class BarCheck:
 
 
 def bar_check(abc: str) -> BarCheck:
-    """Count bars whose summed note lengths equal the meter (M: and L:, inline changes followed).
+    """Count bars whose summed note lengths equal the meter (M: and L: lines and inline [M:..] / [L:..]).
 
     Broken rhythm (a>b) keeps a pair's total, so it is ignored; grace notes, chord symbols and
     decorations take no time; a chord lasts as long as its first note; (3abc tuplets scale.
@@ -213,6 +214,7 @@ def bar_check(abc: str) -> BarCheck:
             unit = _unit(l_field, meter)
             out.bars += 1
             out.lengths.append(str(bar))
+            out.matches.append(bar * unit == meter)
             if bar * unit == meter:
                 out.matching += 1
         bar, has_notes = Fraction(0), False
@@ -227,12 +229,11 @@ def bar_check(abc: str) -> BarCheck:
             continue
         if re.match(r"^[A-Za-z]:", line):
             continue
-        s = _SKIP.sub("", _INLINE_FIELD.sub("", line))
-        compound = meter is not None and meter.denominator == 8 and meter.numerator % 3 == 0
+        s = _SKIP.sub("", line)
         i = 0
         while i < len(s):
-            for kind, rx in (("bar", _BAR), ("chord", _CHORD), ("tuplet", _TUPLET), ("note", _NOTE),  # noqa: B007 (read after the break)
-                             ("rest", _REST)):
+            for kind, rx in (("field", _INLINE_FIELD), ("bar", _BAR), ("chord", _CHORD), ("tuplet", _TUPLET),  # noqa: B007 (read after the break)
+                             ("note", _NOTE), ("rest", _REST)):
                 m = rx.match(s, i)
                 if m and m.end() > i:
                     break
@@ -240,12 +241,20 @@ def bar_check(abc: str) -> BarCheck:
                 i += 1  # decorations, slurs, ties, spaces, broken-rhythm marks take no time
                 continue
             i = m.end()
+            if kind == "field":  # [M:3/4] or [L:1/16] changes the meter from here on; [K:..] does not count
+                name, value = m.group(0)[1], m.group(0)[3:-1]
+                if name == "M":
+                    meter = parse_meter(value)
+                elif name == "L":
+                    l_field = value.strip()
+                continue
             if kind == "bar":
                 close_bar()
                 continue
             if kind == "tuplet":
                 p = int(m.group(1))
                 if p >= 2:
+                    compound = meter is not None and meter.denominator == 8 and meter.numerator % 3 == 0
                     tuplet_factor = _tuplet_factor(p, m.group(2), meter, compound)
                     tuplet_left = int(m.group(3)) if m.group(3) else p
                 continue
