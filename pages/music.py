@@ -114,6 +114,12 @@ def show_tune(key: str, label: str, tune: dict, gen: dict | None = None) -> None
     c[2].metric("Notes", len(parsed.notes))
     if gen:
         c[3].metric("Generated in", f"{gen['seconds']:.2f} s", help=f"{gen['cps']:.0f} characters per second")
+    if bars.bars:
+        how = ""
+        if gen is not None:
+            how = " (meter-aware decoding)" if gen.get("constrained") else " (raw model, no meter-aware decoding)"
+        st.caption(f"{bars.matching} of {bars.bars} bars have the right length{how}. A pick-up first bar and an "
+                   "unfinished last bar are short by design.")
     if parsed.message:
         st.warning(parsed.message)
     st.code(tune["abc"], language=None)
@@ -133,6 +139,10 @@ def show_tune(key: str, label: str, tune: dict, gen: dict | None = None) -> None
                              mime="audio/wav", key=f"{key}-dl-wav")
 
 
+def gen_info(g: music.Generation) -> dict:
+    return {"seconds": g.seconds, "cps": g.chars_per_second, "constrained": g.constrained}
+
+
 def run_generation(choices: list[str], prime: str, opts: dict) -> None:
     """Generate with each model in `choices`; results (or the error) go to session state."""
     results = []
@@ -140,8 +150,7 @@ def run_generation(choices: list[str], prime: str, opts: dict) -> None:
         for choice in choices:
             lm = get_model(choice)
             g = music.generate(lm, prime, **opts)
-            results.append({"label": f"{lm.name}", "tune": render_tune(g.abc),
-                            "gen": {"seconds": g.seconds, "cps": g.chars_per_second}})
+            results.append({"label": f"{lm.name}", "tune": render_tune(g.abc), "gen": gen_info(g)})
     except SeqcoreError as e:
         st.session_state["music_error"] = str(e)
         return
@@ -159,16 +168,26 @@ how_it_works(
      r"c_t = f_t \odot c_{t-1} + i_t \odot \tilde c_t,\quad h_t = o_t \odot \tanh(c_t),\quad "
      r"p(x_{t+1} \mid x_{\le t}) = \mathrm{softmax}(W_y h_t)",
      r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}} + M_{\text{causal}}\right) V",
-     r"\text{bits per char} = -\frac{1}{N} \sum_t \log_2 p(x_{t+1} \mid x_{\le t})"],
+     r"\text{bits per char} = -\frac{1}{N} \sum_t \log_2 p(x_{t+1} \mid x_{\le t})",
+     r"\tilde p(x_{t+1} = c \mid x_{\le t}) = \frac{p(c \mid x_{\le t})\,[c \in A_t]}"
+     r"{\sum_{c' \in A_t} p(c' \mid x_{\le t})}"],
     "**Problem shape:** many-to-many while training (predict every next character), one-to-many when "
     "generating: the prime goes in, and each sampled character is fed back. The LSTM carries its state "
     "(h, c) and the Transformer a key/value cache, so each new character costs the same however long the "
     "tune is. **Sampling:** logits are divided by the temperature, optionally cut to the top-k or the "
     "top-p nucleus, then sampled with a fixed seed. **Baseline:** a 5-gram character model with "
     "back-off; see the model card numbers under *Models*. **Honesty check:** parsers accept almost "
-    "anything, so each tune's bars are added up and compared with its meter.",
-    limits="the models learn the look of ABC tunes, not music theory: phrases repeat and wander, and "
-           "about one bar in five has the wrong length.",
+    "anything, so each tune's bars are added up and compared with its meter. **Keeping time (constrained "
+    "decoding):** while sampling, a note-length tracker reads the tune so far and knows the meter (M:), the "
+    "unit length (L:) and how full the current bar is. Before each character it works out the set A_t of "
+    "allowed continuations: no note that would overfill the bar, no bar line before the bar is full (only a "
+    "pick-up first bar may be short), no stray ] or unclosed chord or grace group, no end of the tune before "
+    "eight whole bars. The model's distribution is renormalised over A_t (the other characters get "
+    "probability 0, the formula above); if nothing is allowed, nothing is masked, so sampling never gets "
+    "stuck. Switch *Keep time* off to hear the raw model.",
+    limits="the models learn the look of ABC tunes, not music theory: phrases repeat and wander. The raw "
+           "models get about half of their bars the wrong length; keeping time fixes the lengths, not the "
+           "melody.",
 )
 
 _done = trained(st.session_state.get(JOB))
@@ -191,13 +210,17 @@ with tab_gen:
         top_k = st.slider("k", 1, 40, 10, key="music_top_k") if mode == "top-k" else None
         top_p = st.slider("p", 0.1, 1.0, 0.9, 0.05, key="music_top_p") if mode == "top-p" else None
         seed = st.number_input("Seed", 0, 1_000_000, 0, key="music_seed")
+        constrain = st.toggle("Keep time (meter-aware decoding)", value=True, key="music_constrain",
+                              help="On: no bar may overfill or close early and the ABC stays well formed (the "
+                                   "model's choices renormalised over the allowed characters). Off: the raw model.")
     with c2:
         if st.session_state.get("music_prime_preset") != preset:  # a new preset replaces the text
             st.session_state["music_prime_preset"] = preset
             st.session_state["music_prime"] = PRIMES[preset]
         prime = st.text_area("Prime (the start of the tune, in ABC)", key="music_prime", height=120,
                              help="Header lines like M:6/8, L:1/8, K:D, then notes; empty lets the model start")
-        opts = {"length": length, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": int(seed)}
+        opts = {"length": length, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": int(seed),
+                "constrain": constrain}
         b1, b2 = st.columns(2)
         if b1.button("Generate", key="music_generate", type="primary", icon=":material/music_note:"):
             run_generation([choice], prime, opts)
@@ -250,10 +273,10 @@ with tab_hum:
             if st.button("Continue my tune", key="music_hum_continue", type="primary"):
                 try:
                     g = music.generate(get_model(hum_choice), hum.abc, length=400,
-                                       temperature=music.DEFAULT_TEMPERATURE, seed=0)
+                                       temperature=music.DEFAULT_TEMPERATURE, seed=0,
+                                       constrain=st.session_state.get("music_constrain", True))
                     st.session_state["music_hum_result"] = {"label": f"Your tune, continued by {labels[hum_choice]}",
-                                                            "tune": render_tune(g.abc),
-                                                            "gen": {"seconds": g.seconds, "cps": g.chars_per_second}}
+                                                            "tune": render_tune(g.abc), "gen": gen_info(g)}
                 except SeqcoreError as e:
                     st.error(str(e))
     if st.session_state.get("music_hum_result"):

@@ -86,3 +86,21 @@ def test_hum_upload_becomes_a_prime_and_bad_audio_is_refused(app):
     assert any("silent" in e.value for e in app.error)
     app.file_uploader(key="music_hum_file").set_value(("x.wav", b"not a wav at all", "audio/wav")).run()
     assert any("WAV" in e.value for e in app.error)
+
+
+def test_keep_time_toggle_and_the_bar_check_beside_the_tune(app):
+    open_page("music", app)
+    assert app.toggle(key="music_constrain").value is True  # meter-aware decoding is on by default
+    app.selectbox(key="music_preset").select("Reel in G (4/4)").run()
+    app.slider(key="music_length").set_value(300)
+    app.button(key="music_generate").click().run()
+    assert not app.exception and not app.error, app.error
+    said = [c.value for c in app.caption]
+    assert any("bars have the right length (meter-aware decoding)" in c for c in said), said
+    tune = app.session_state["music_results"][0]["tune"]
+    assert tune["bars"].matching >= tune["bars"].bars - 2  # all but a pick-up and an unfinished last bar
+    app.toggle(key="music_constrain").set_value(False).run()
+    app.button(key="music_generate").click().run()
+    assert not app.exception and not app.error
+    assert any("(raw model, no meter-aware decoding)" in c.value for c in app.caption)
+    assert app.session_state["music_results"][0]["tune"]["abc"] != tune["abc"]
