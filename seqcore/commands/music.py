@@ -121,7 +121,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def evaluate_lm(lm, corpus, n_samples: int = 20, seed: int = 0) -> dict:
-    """Held-out bits per char (val, test), the 5-gram baseline, and the bar check on sampled tunes."""
+    """Held-out bits per char (val, test), the 5-gram baseline, and the bar check on sampled tunes, raw and
+    with meter-aware decoding."""
     from seqcore.data.music import join_tunes
     from seqcore.tasks import music
     from seqcore.tasks.music_abc import bar_check
@@ -129,10 +130,14 @@ def evaluate_lm(lm, corpus, n_samples: int = 20, seed: int = 0) -> dict:
 
     test_text = join_tunes(corpus.test)
     ngram = CharNGram(5).fit("\n\n" + join_tunes(corpus.train))
-    bars = matching = good = 0
-    for i in range(n_samples):
-        b = bar_check(music.generate(lm, "", length=600, temperature=music.DEFAULT_TEMPERATURE, seed=seed + i).abc)
-        bars, matching, good = bars + b.bars, matching + b.matching, good + (b.matching >= 8)
+    shares = {}
+    for constrain in (False, True):
+        bars = matching = good = 0
+        for i in range(n_samples):
+            g = music.generate(lm, "", length=600, temperature=music.DEFAULT_TEMPERATURE, seed=seed + i,
+                               constrain=constrain)
+            bars, matching, good = bars + g.bars_total, matching + g.bars_matching, good + (g.bars_matching >= 8)
+        shares[constrain] = (round(good / max(1, n_samples), 3), round(matching / max(1, bars), 3))
     return {
         "test_bits_per_char": round(music.bits_per_char(lm, test_text), 4),
         "val_bits_per_char": round(music.bits_per_char(lm, join_tunes(corpus.val)), 4),
@@ -140,8 +145,10 @@ def evaluate_lm(lm, corpus, n_samples: int = 20, seed: int = 0) -> dict:
         "score_window_chars": music.SCORE_WINDOW,
         "samples": n_samples,
         "sample_temperature": music.DEFAULT_TEMPERATURE,
-        "samples_with_8_matching_bars": round(good / max(1, n_samples), 3),
-        "sample_bar_match_share": round(matching / max(1, bars), 3),
+        "samples_with_8_matching_bars": shares[False][0],  # the raw model
+        "sample_bar_match_share": shares[False][1],
+        "constrained_samples_with_8_matching_bars": shares[True][0],  # meter-aware decoding
+        "constrained_sample_bar_match_share": shares[True][1],
         "corpus_test_bar_match_share": round(
             sum(bar_check(t).matching for t in corpus.test) / max(1, sum(bar_check(t).bars for t in corpus.test)), 3),
     }
