@@ -89,6 +89,15 @@ def allowed(prefix: str, chars: str, **kw) -> str:
     (JIG + "A|d ", "3/", ""),                          # a length with no note
     ("M:6/", "8", "8"),
     ("M:6/", "7\n", ""),                               # only meters the corpus uses
+    (JIG + "A|d\nT", ":", ""),                         # only the fields a corpus tune has (K L M Q)
+    (JIG + "A|dfa agf|\nM", ":", ":"),
+    (JIG + "A|dfa agf|[", "zTMK", "MK"),               # [M:3/4] yes, [z:..] [T:..] no
+    (JIG + "A|dfa agf\n", "aKL|", "K|"),               # a full bar: a line may start K:, not a note or L:
+    (JIG + "A|dfa\nL", ":", ""),                       # no new unit (or meter) in the middle of a bar
+    (JIG + "A|dfa agf|\nL", ":", ":"),
+    (JIG + "A|dfa [", "MK", "K"),
+    (JIG + "A|(3ab", "(", "("),                        # a slur, yes ...
+    (JIG + "A|(3ab(", "3", ""),                        # ... a tuplet inside a tuplet, no
 ])
 def test_strict_steps(prefix, chars, expected):
     assert allowed(prefix, chars) == expected
@@ -114,19 +123,19 @@ def test_mask_classes_match_single_character_checks(corpus):
 
     vocab = list(music.load_lm("lstm").vocab) if shipped_music() else sorted(set("".join(corpus.train[:50])))
     mask = MeterMask(vocab)
-    texts = corpus.test[:6] + [JIG + "A|[^f,2d]2 {g}a>b (3:2:3c/d/e/ !trill!f|[M:3/4]\nL:1/16\nK:G\n~g4 Z2|"]
+    texts = corpus.test[:4] + [JIG + "A|[^f,2d]2 {g}a>b (3:2:3c/d/e/ !trill!f|[M:3/4]\nL:1/16\nK:G\n~g4 Z2|",
+                               JIG + "A|dfa \nM:3/4\n[L:1/4]agf\nK:G\n[K:D]|\nL:1/8\n|abc (3def|"]
     checked = 0
     for text in texts:
         t = BarTracker(min_bars=8)
         for i, c in enumerate(text):
-            if i % 3 == 0:
-                banned = mask.banned(t)
-                want = {j for j, v in enumerate(vocab) if not t.allows(v)}
-                if len(want) in (0, len(vocab)):
-                    assert banned is None
-                else:
-                    assert set(banned.tolist()) == want, (text[:i], c)
-                checked += 1
+            banned = mask.banned(t)
+            want = {j for j, v in enumerate(vocab) if not t.allows(v)}
+            if len(want) in (0, len(vocab)):
+                assert banned is None
+            else:
+                assert set(banned.tolist()) == want, (text[:i], c)
+            checked += 1
             t.push(c)
     assert checked > 300
 

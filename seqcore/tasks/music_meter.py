@@ -10,8 +10,12 @@ letters like `u`/`v`) and ties take no time, `|:`, `:|`, `::`, `[1`, `|2`, `|]`,
 `tracker.allows(c)` answers "may the next character be c?" without changing the tracker: it feeds c to
 a strict copy, which refuses a character that would overfill the bar, close it early (only the first
 bar of a tune, a pick-up, may be short), or break the grammar: a stray `]` or `}`, a bar line inside
-a chord or grace group, a stray digit or `/`, a blank line (the end of the tune) in the middle of a bar.
-When a bar's length cannot be known (free meter, or text the tracker could not read), it is permissive.
+a chord or grace group, a stray digit or `/`, a blank line (the end of the tune) in the middle of a bar
+or before `min_bars` whole bars, an M:/L: value no tune uses. A note may start only if some length
+(A, A/, A//, A/4 ...) still fits; a tuplet's notes share the first one's length, so a group always
+fills whole units; a bar may not be padded with more than MAX_IDLE characters in a row that take no
+time (spaces, slurs, decorations), nor decorated once it is full. When a bar's length cannot be known
+(free meter, or text the tracker could not read), it is permissive.
 
 `MeterMask` turns that into the set of vocabulary ids to ban at a sampling step. Characters that always
 behave alike (all note letters, all spaces and slurs, ...) are asked once per step through one member,
@@ -51,6 +55,7 @@ MAX_INLINE_FIELD = 12
 _LENGTH_AFTER = NOTE | OCTAVE | DIGITS | {"/"}
 _SIGNIFICANT = NOTE | REST | ACC | DIGITS | OCTAVE | frozenset("|:[]<>/}\n")  # all else takes no time
 
+FIELD_LETTERS = frozenset("KLMQ")  # the fields a cleaned corpus tune has (strict: no other field lines)
 FIELD_VALUES = {"M": ("C", "C|", "2/2", "2/4", "3/4", "4/4", "5/4", "6/4", "3/2", "3/8", "6/8", "9/8", "12/8"),
                 "L": ("1/4", "1/8", "1/16")}
 
@@ -156,11 +161,6 @@ class BarTracker:
     def _set_target(self):
         self.target = None if self.meter is None else self.meter / _unit(self.l_field, self.meter)
 
-    def _fail(self):
-        if self.strict:
-            raise _VIOLATION
-        self.unknown = True
-
     def push(self, c: str) -> None:
         if self.skip:
             return self._skip_char(c)
@@ -177,6 +177,8 @@ class BarTracker:
         if mode == HELD:  # a letter at the start of a line: a field line if ':' follows, else body text
             held, self.mode, self.held = self.held, BODY, ""
             if c == ":":
+                if self.strict and (held not in FIELD_LETTERS or (held in "ML" and self.has_notes)):
+                    raise _VIOLATION  # only K L M Q fields, and the meter or unit changes only between bars
                 self._end_tok()
                 self.mode, self.fletter, self.ftext = FIELD, held, ""
                 return
@@ -250,7 +252,8 @@ class BarTracker:
         if c == "\n":
             self.buf = ""
             return self._replay(c)
-        if self.strict and c not in NOTE and c not in ACC and c not in LETTERS:
+        if self.strict and ((c not in NOTE and c not in ACC and c not in FIELD_LETTERS)
+                            or (c in "ML" and self.has_notes)):
             raise _VIOLATION
         self.mode, self.buf = CHORD, ""
         self.cstate, self.cfirst = "search", None
@@ -267,7 +270,9 @@ class BarTracker:
                 return
             self._start_len(self.cfirst, phase=1)
             return
-        if c == ":" and len(self.buf) == 1 and self.buf in LETTERS:  # [M:6/8] and the like
+        if c == ":" and len(self.buf) == 1 and self.buf in LETTERS:  # [M:6/8] and the like (strict: K L M Q)
+            if self.strict and self.buf in "ML" and self.has_notes:
+                raise _VIOLATION  # a new meter or unit mid-bar would measure one bar in two units
             self.mode, self.fletter, self.ftext = INFIELD, self.buf, ""
             self.buf += c
             return
@@ -276,7 +281,7 @@ class BarTracker:
         strict = self.strict
         if strict:
             if not self.buf:
-                ok = c in NOTE or c in ACC or c in LETTERS  # [A (a chord) or [M (an inline field)
+                ok = c in NOTE or c in ACC or c in FIELD_LETTERS  # [A (a chord) or [M (an inline field)
             else:
                 ok = c in CHORD_CHARS and (self.buf[0] in NOTE or self.buf[0] in ACC) and len(self.buf) < MAX_CHORD
             if not ok:
@@ -542,6 +547,8 @@ class BarTracker:
             return
         at_line_start, self.line_empty = self.line_empty, False
         if at_line_start and c in LETTERS:  # a field line (M:3/4) or a note: the next character says
+            if strict and (c not in FIELD_LETTERS or (c in "ML" and self.has_notes)):
+                self.copy(strict=True)._body(c)  # it cannot start a field line here, so it must fit as body text
             self.mode, self.held = HELD, c
             return
         full = self.target is not None and not self.unknown and self.bar >= self.target
@@ -589,9 +596,9 @@ class BarTracker:
         phase = self.tphase
         if phase == 1:
             if c in DIGITS:
-                if self.strict and (c in "01" or (self.target is not None and not self.unknown
-                                                  and self.bar >= self.target)):
-                    raise _VIOLATION
+                if self.strict and (c in "01" or self.tleft > 0 or (self.target is not None and not self.unknown
+                                                                     and self.bar >= self.target)):
+                    raise _VIOLATION  # no tuplet inside an unfinished one, none in a full bar
                 self.tp, self.tphase = c, 2
                 return True
             self.tphase = 0  # '(' was a slur
@@ -688,6 +695,8 @@ def _char_class(c: str) -> str:
         return "dot"
     if c in DIGITS or c in "|:[](){}!+\"/\nZ":
         return c
+    if c in FIELD_LETTERS:  # K L M Q start a field line or an inline field; M and L only between bars
+        return "ML" if c in "ML" else "KQ"
     if c in LETTERS:
         return "letter"
     return "neutral"  # spaces, ties, slurs' close, dots, tildes, backslashes: no time, no grammar
