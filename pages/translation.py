@@ -118,7 +118,7 @@ else:
 if not names:
     st.info("No translator yet: train one below (`make models` rebuilds the shipped ones).")
 elif names_ok:
-    for col, name in zip(st.columns(len(chosen)), chosen, strict=True):
+    for k, (col, name) in enumerate(zip(st.columns(len(chosen)), chosen, strict=True)):
         with col:
             try:
                 translator, card = get(name, found)
@@ -127,7 +127,7 @@ elif names_ok:
                 st.error(str(e))
                 continue
             st.subheader(f"{TITLES.get(translator.arch, translator.arch)}: {name}")
-            st.markdown(f"### {result.translation or '(empty)'}")
+            st.container(key=f"translation-out-{k}").markdown(f"### {result.translation or '(empty)'}")
             st.caption(f"log-prob {result.score:.2f} · normalised {result.normalized_score:.2f} · "
                        f"{'greedy' if beam == 1 else f'beam {beam}'} · {result.seconds * 1000:.0f} ms · "
                        f"held-out BLEU {card.get('metrics', {}).get('bleu', '?')}")
