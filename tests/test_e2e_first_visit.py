@@ -11,7 +11,7 @@ from tests.conftest import app_server, goto, new_context
 pytestmark = pytest.mark.e2e
 
 TITLES = ["Home", "Stock forecasting", "Music generation", "Sentiment", "Image captioning",
-          "Attention explorer", "Memory lab"]
+          "Translation", "Attention explorer", "Memory lab"]
 
 
 def test_first_visit_to_a_page_url_gets_the_app_navigation(browser):

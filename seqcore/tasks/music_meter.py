@@ -25,6 +25,7 @@ Constrained decoding is then the model's distribution renormalised over the allo
 
 from __future__ import annotations
 
+import operator
 from fractions import Fraction
 from functools import lru_cache
 
@@ -653,9 +654,14 @@ def reachable(num: str, slashes: int, den: str, phase: int) -> tuple:
 FRESH = reachable("", 0, "", 0)  # a note letter just written: A, A/, A//, A/4, ...
 
 _SLOTS = BarTracker.__slots__
-_namespace: dict = {}
-exec("def _copy_fields(a, b):\n" + "".join(f"    b.{s} = a.{s}\n" for s in _SLOTS), _namespace)  # noqa: S102
-_copy_fields = _namespace["_copy_fields"]  # one attribute copy per slot, no loop: allows() copies a lot
+_get_fields = operator.attrgetter(*_SLOTS)  # one C call reads every slot: allows() copies a lot
+
+
+def _copy_fields(a: BarTracker, b: BarTracker) -> None:
+    for name, value in zip(_SLOTS, _get_fields(a), strict=True):
+        setattr(b, name, value)
+
+
 def _signature(t: BarTracker) -> tuple:
     """What a one-character strict step can depend on, and nothing else (so that states recur): the room
     left in the bar rather than the bar and the meter, the parts of the state the open token uses, the
