@@ -63,6 +63,17 @@ def default_name(model: str) -> str:
     return f"sentiment-{model}"
 
 
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """The texts as strings; InputError when there are none or one is empty."""
+    texts = [str(t) for t in texts]
+    if not texts:
+        raise InputError("no text given: type a review or give a file with one review per line")
+    empty = [i for i, t in enumerate(texts) if not t.strip()]
+    if empty:
+        raise InputError(f"text {empty[0] + 1} is empty: give a review with at least one word")
+    return texts
+
+
 # ----------------------------------------------------------------------------- encoding
 
 
@@ -169,12 +180,7 @@ class SentimentModel:
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[dict]:
         """One dict per text: label, p_positive, n_tokens, truncated. Empty texts raise InputError."""
-        texts = [str(t) for t in texts]
-        if not texts:
-            raise InputError("no text given: type a review or give a file with one review per line")
-        empty = [i for i, t in enumerate(texts) if not t.strip()]
-        if empty:
-            raise InputError(f"text {empty[0] + 1} is empty: give a review with at least one word")
+        texts = check_texts(texts)
         encoded = [encode(self.vocab, t, self.max_tokens) for t in texts]
         probs = self.probabilities(encoded, batch_size)
         return [{"text": t, "label": LABELS[int(p >= 0.5)], "p_positive": round(float(p), 4),
@@ -274,12 +280,7 @@ class TfidfBaseline:
 
     def predict(self, texts: Sequence[str]) -> list[dict]:
         """One dict per text: text, label, p_positive (as SentimentModel.predict). Empty texts raise InputError."""
-        texts = [str(t) for t in texts]
-        if not texts:
-            raise InputError("no text given: type a review or give a file with one review per line")
-        empty = [i for i, t in enumerate(texts) if not t.strip()]
-        if empty:
-            raise InputError(f"text {empty[0] + 1} is empty: give a review with at least one word")
+        texts = check_texts(texts)
         return [{"text": t, "label": LABELS[int(p >= 0.5)], "p_positive": round(float(p), 4)}
                 for t, p in zip(texts, self.probabilities(texts), strict=True)]
 
