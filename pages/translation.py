@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages import _translation_figures as fig
 from pages._shared import checkpoint_problem, how_it_works, show_job, start_job, trained, unreadable_shipped
-from seqcore.checkpoints import list_checkpoints
+from seqcore.checkpoints import file_version, list_checkpoints
 from seqcore.data import tatoeba
 from seqcore.data.translation_vocab import EOS
 from seqcore.errors import SeqcoreError
@@ -52,7 +52,7 @@ how_it_works(
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the translator...")
-def load_translator(name: str, mtime: float):
+def load_translator(name: str, version: tuple):
     """Shared by all sessions and read-only: decoding runs under torch.inference_mode()."""
     return T.load(name)
 
@@ -63,8 +63,7 @@ def translators() -> dict[str, object]:
 
 
 def get(name: str, found: dict):
-    info = found[name]
-    return load_translator(name, info.stem.with_suffix(".safetensors").stat().st_mtime)
+    return load_translator(name, file_version(found[name].stem))
 
 
 def start_training(arch: str, minutes: float):
