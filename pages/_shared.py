@@ -1,6 +1,11 @@
-"""UI pieces every page uses: the training panel, the lecture expander, error display.
+"""The page kit: UI pieces every page uses, so each page is widgets -> task protocol -> charts.
 
-Not a page: app.py lists pages explicitly, so this file never shows in the navigation.
+- jobs: start_job, busy, adopt (a finished job's result, once), show_job (live progress, Stop, loss chart)
+- checkpoints: load_or_banner (a broken shipped checkpoint -> st.error + "Retrain NAME"), checkpoint_problem,
+  unreadable_shipped, card_table (the held-out figures of model cards)
+- teaching: how_it_works (the lecture expander); files: safe_filename, upload_too_big
+Widget keys are `<page>-<name>`. Not a page: app.py lists pages explicitly, so this file never shows in the
+navigation.
 """
 
 from __future__ import annotations
@@ -52,6 +57,57 @@ def start_job(key: str, fn: Callable, *, name: str) -> Job | None:
         return None
     st.session_state[key] = job
     return job
+
+
+def busy(key: str) -> bool:
+    """True while the job under st.session_state[key] runs (Train buttons are disabled then)."""
+    job = st.session_state.get(key)
+    return job is not None and job.running
+
+
+def adopt(key: str):
+    """The result of the finished job under st.session_state[key] the first time a rerun sees it, else None.
+
+    A page puts the result where it keeps its models (session state, the user registry) exactly once,
+    however many reruns follow; the job is remembered under `<key>-adopted`.
+    """
+    job = st.session_state.get(key)
+    result = trained(job)
+    if result is None or st.session_state.get(f"{key}-adopted") is job:
+        return None
+    st.session_state[f"{key}-adopted"] = job
+    return result
+
+
+def card_table(cards: list[dict], columns: dict[str, str], *, key: str) -> None:
+    """A table of model cards: one row per card, columns label -> dotted path in the card ("metrics.bleu").
+
+    Missing fields show as empty cells, so a card from an older run still has its row.
+    """
+    def get(card: dict, path: str):
+        for part in path.split("."):
+            card = card.get(part) if isinstance(card, dict) else None
+        return card
+
+    rows = [{label: get(card, path) for label, path in columns.items()} for card in cards]
+    st.dataframe(rows, hide_index=True, key=key)
+
+
+def load_or_banner(load: Callable, name: str, *, key: str, retrain: Callable[[], Job | None] | None = None,
+                   busy_now: bool = False, what: str = "", where: str = "under the training panel"):
+    """load(name) -> its result, or None after the broken-checkpoint banner (st.error + "Retrain NAME").
+
+    `load` is a task's protocol load (cache it in the page with st.cache_resource keyed on the file version);
+    SeqcoreError (missing, corrupt or mismatched files) becomes the banner instead of a traceback.
+    """
+    try:
+        return load(name)
+    except SeqcoreError as e:
+        why = unreadable_shipped([name]).get(name) or str(e)
+        checkpoint_problem(f"{what or 'The model'} {name} cannot be used: {why}. Press Retrain to train it again "
+                           "in your session with the default settings.", key=key, retrain=retrain, name=name,
+                           busy=busy_now, where=where)
+        return None
 
 
 def trained(job: Job | None):

@@ -13,8 +13,6 @@ from seqcore.data import tatoeba
 from seqcore.data.translation_vocab import EOS
 from seqcore.errors import SeqcoreError
 from seqcore.tasks import translation as T
-from seqcore.tasks.translation_baselines import gloss, translation_memory
-from seqcore.tasks.translation_decode import check_text
 
 JOB = "translation-job"
 TITLES = {"rnn": "LSTM + attention", "transformer": "Transformer"}
@@ -108,7 +106,7 @@ chosen = [c2.selectbox(f"Model {k + 1}", names or ["(none)"], key=f"translation-
 
 results = {}
 try:
-    check_text(text)
+    T.check_text(text)
 except SeqcoreError as e:
     st.error(str(e))
     names_ok = False
@@ -137,9 +135,9 @@ elif names_ok:
                 st.caption("Names: no stand-in came through, so the Latin letters were translated as they are.")
             results[name] = (translator, result)
     if results:
-        ex, sim = translation_memory().lookup([text])[0]
+        ex, sim = T.translation_memory().lookup([text])[0]
         st.caption(f"Baselines for this sentence: translation memory “{ex.references[0]}” (nearest training "
-                       f"sentence {ex.source}, similarity {sim:.2f}); dictionary gloss “{gloss(text)}”.")
+                       f"sentence {ex.source}, similarity {sim:.2f}); dictionary gloss “{T.gloss(text)}”.")
 
 # ---------------------------------------------------------------- inside the models
 if results:
@@ -199,7 +197,7 @@ if results and st.button("Translate a random sample of test sentences", key="tra
     st.session_state["translation-sample-seed"] = st.session_state.get("translation-sample-seed", -1) + 1
 if results and "translation-sample-seed" in st.session_state:
     sample = T.sample_test(12, seed=st.session_state["translation-sample-seed"])
-    memory = translation_memory().translate([ex.source for ex in sample])
+    memory = T.translation_memory().translate([ex.source for ex in sample])
     table = [{"Chinese": ex.source, **{name: tr.translate(ex.source, beam=4).translation
                                        for name, (tr, _) in results.items()},
               "translation memory": mem, "references": " | ".join(ex.references)}

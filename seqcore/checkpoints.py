@@ -89,6 +89,23 @@ def save_checkpoint(model: torch.nn.Module, card: dict, stem: str | Path, *, hal
     return weights
 
 
+def zip_bytes(save, model, card: dict, name: str) -> bytes:
+    """A download: the zip of NAME.safetensors + NAME.json that `save(model, card, name, out)` writes.
+
+    save: the task's protocol save, so the download is byte for byte what the task keeps on disk.
+    """
+    import io
+    import tempfile
+    import zipfile
+
+    buf = io.BytesIO()
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        stem = Path(save(model, card, name, out=tmp)).with_suffix("")
+        for suffix in (".safetensors", ".json"):
+            z.write(stem.with_suffix(suffix), f"{stem.name}{suffix}")
+    return buf.getvalue()
+
+
 def read_card(stem: str | Path) -> dict:
     path = Path(stem).with_suffix(".json")
     try:
@@ -167,6 +184,45 @@ def find_checkpoint(name: str, task: str | None = None) -> CheckpointInfo:
             return info
     where = f" for task {task!r}" if task else ""
     raise CheckpointError(f"no checkpoint named {name!r}{where}; `seqcore info` lists them")
+
+
+def info_at(stem: str | Path, source: str = "user") -> CheckpointInfo:
+    """The registry entry for the checkpoint at STEM (any folder): for loading a file the registry does not list."""
+    stem = Path(stem)
+    card = read_card(stem)
+    return CheckpointInfo(stem.name, card["task"], card["arch"], source, stem, card)
+
+
+def as_info(name_or_info: str | CheckpointInfo, task: str) -> CheckpointInfo:
+    """A checkpoint name of `task` (or an entry already) -> its registry entry."""
+    return name_or_info if isinstance(name_or_info, CheckpointInfo) else find_checkpoint(name_or_info, task)
+
+
+def restore(info: CheckpointInfo, build, name: str | None = None):
+    """(model, state, card): build(card) -> nn.Module, weights loaded (fp16 cast to the model's dtype), eval mode.
+
+    The one place that turns files into a model: a card that cannot rebuild its model (missing or wrong
+    fields) and weights that do not fit both raise CheckpointError naming the checkpoint.
+    """
+    name = name or info.name
+    state, card = load_checkpoint(info.stem)
+    try:
+        model = build(card)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"model card {name}.json cannot rebuild its model ({e}); retrain or restore it"
+                              ) from None
+    load_weights(model, state, name)
+    return model.eval(), state, card
+
+
+def best_checkpoint(task: str, metric: str, *, higher: bool = True) -> CheckpointInfo:
+    """The checkpoint of `task` whose card has the best held-out `metric` (ties: user-trained first)."""
+    ranked = [c for c in list_checkpoints(task) if isinstance(c.card.get("metrics", {}).get(metric), (int, float))]
+    if not ranked:
+        raise CheckpointError(f"no {task} checkpoint has a held-out {metric} in its model card; "
+                              f"`seqcore train {task}` makes one")
+    sign = 1 if higher else -1
+    return max(ranked, key=lambda c: sign * c.card["metrics"][metric])
 
 
 def weights_sha256(model: torch.nn.Module | dict[str, torch.Tensor]) -> str:

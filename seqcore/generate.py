@@ -1,4 +1,11 @@
-"""Step-by-step decoding over any model with the start / step / reorder surface (seqcore.models.seq2seq).
+"""The one step-by-step decoder: sampling from language models, greedy and beam search over seq2seq models.
+
+Language models (music, the explorer's character model): LMStepper feeds tokens and returns the next
+token's logits, carrying an RNN's state or a Transformer's KV cache (restarted from the last half context
+when the window is full); filter_logits / sample_token do temperature, top-k and nucleus (top-p) sampling.
+
+Sequence-to-sequence models (translation, captioning) offer the start / step / reorder surface
+(seqcore.models.seq2seq):
 
     state = model.start(src)                      encode once
     log_probs, state = model.step(state, tokens)  tokens (B, 1) -> (B, V); RNN state or KV cache carried
@@ -16,6 +23,56 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+
+from seqcore.models.transformer import Transformer
+
+
+class LMStepper:
+    """Feeds tokens to a language model and returns next-token logits, carrying state or a KV cache.
+
+    model: a seqcore Transformer (model(x, cache=...).y) or a recurrent LM (model(x, state) -> (logits, state)).
+    context: the Transformer's window; when the cache would pass it, the cache restarts from the last
+    context // 2 tokens (amortised O(1) per token instead of re-running a full window every step).
+    """
+
+    def __init__(self, model: torch.nn.Module, context: int):
+        self.model, self.context = model, int(context)
+        self.state, self.cache, self.history = None, None, []
+        self.device = next(model.parameters()).device
+
+    @torch.inference_mode()
+    def feed(self, ids: list[int]) -> torch.Tensor:
+        """ids: the new tokens; returns (V,) float logits for the token after them."""
+        self.history.extend(ids)
+        if isinstance(self.model, Transformer):
+            if self.cache is None or self.cache.length + len(ids) > self.context:
+                ids = self.history[-max(1, self.context // 2):]
+                self.cache = self.model.new_cache()
+            out = self.model(torch.tensor([ids], device=self.device), cache=self.cache).y
+        else:
+            out, self.state = self.model(torch.tensor([ids], device=self.device), self.state)
+        return out[0, -1].float().cpu()
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
+    """(V,) logits with everything outside the top-k and the nucleus (smallest set of mass >= top_p) at -inf."""
+    if top_k is not None and 0 < top_k < logits.numel():
+        kth = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and 0 < top_p < 1:
+        sorted_, order = torch.sort(logits, descending=True)
+        probs = torch.softmax(sorted_, -1)
+        drop = probs.cumsum(-1) - probs > top_p
+        logits = logits.clone()
+        logits[order[drop]] = float("-inf")
+    return logits
+
+
+def sample_token(logits: torch.Tensor, generator: torch.Generator, *, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None) -> int:
+    """One token id drawn from softmax(filter(logits / temperature)); temperature -> 0 approaches argmax."""
+    probs = torch.softmax(filter_logits(logits / max(temperature, 1e-6), top_k, top_p), -1)
+    return int(torch.multinomial(probs, 1, generator=generator))
 
 
 @dataclass

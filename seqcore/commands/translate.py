@@ -79,7 +79,7 @@ def read_tsv(path: str, source_column: str, reference_columns: list[str]) -> tup
 
 
 def cmd_evaluate(args) -> dict:
-    from seqcore.tasks.translation_baselines import score
+    from seqcore.tasks.translation import score
 
     sources, refs = read_tsv(args.tsv, args.source_column, args.reference_column or ["reference"])
     translator, card = _load(args)
@@ -90,9 +90,8 @@ def cmd_evaluate(args) -> dict:
 def cmd_train(args) -> dict:
     from seqcore.device import pick_device
     from seqcore.tasks import translation as T
-    from seqcore.tasks.translation_baselines import baselines
 
-    cfg = T.TranslationConfig(arch="rnn" if args.model == "lstm" else args.model, epochs=args.epochs,
+    cfg = T.Config(arch="rnn" if args.model == "lstm" else args.model, epochs=args.epochs,
                               batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                               time_budget_s=args.time_budget, max_train_pairs=args.max_pairs,
                               patience=args.patience or None, tgt_vocab=args.vocab, init_from=args.init_from,
@@ -114,7 +113,7 @@ def cmd_train(args) -> dict:
     metrics = {"bleu": test["bleu"], "chrf": test["chrf"], "n": test["n"], "brevity_penalty": test["brevity_penalty"],
                "beam": 4, "greedy_bleu": greedy["bleu"], "greedy_chrf": greedy["chrf"],
                "validation_bleu_by_alpha": tuned,
-               "baselines": baselines("test", limit=args.eval_n or None)}
+               "baselines": T.baselines("test", limit=args.eval_n or None)}
     metrics["baseline_translation_memory_bleu"] = metrics["baselines"]["translation_memory"]["bleu"]
     card["metrics"] = metrics
     path = T.save(translator, card, name, args.out)

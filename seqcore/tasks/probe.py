@@ -1,6 +1,6 @@
 """The contract between the attention explorer and every task that ships a Transformer.
 
-A task module (see TASK_MODULES) that has Transformer checkpoints defines
+Every task module (seqcore.tasks.TASKS) defines, as part of the task protocol,
 
     def attention_probe(info: CheckpointInfo, text: str | None) -> AttentionProbe
 
@@ -19,17 +19,7 @@ import torch
 from seqcore.checkpoints import CheckpointInfo
 from seqcore.errors import SeqcoreError
 from seqcore.models.transformer import Transformer
-
-# card["task"] -> the module that owns that task's models.
-TASK_MODULES = {
-    "forecast": "seqcore.tasks.forecasting",
-    "music": "seqcore.tasks.music",
-    "sentiment": "seqcore.tasks.sentiment",
-    "caption": "seqcore.tasks.captioning",
-    "attention": "seqcore.tasks.attention",
-    "memory": "seqcore.tasks.memory_lab",
-    "translate": "seqcore.tasks.translation",
-}
+from seqcore.tasks import TASKS as TASK_MODULES  # card["task"] -> module (the one registry)
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Chinese -> English translation on Tatoeba: the lecture's many-to-many problem shape.
 
-Task protocol: TranslationConfig, build(cfg), train(cfg, on_progress, stop) -> (Translator, card),
-load(name) -> (Translator, card), save(translator, card, out), evaluate(translator, split) -> dict,
-attention_probe(translator, text) for the attention explorer. Decoding and the name handling live in
+The task protocol (seqcore.tasks) over Translator models; the task's own operations: page_config,
+resolve_name, default_name, sample_test, and, re-exported, check_text (decode), gloss and translation_memory
+(baselines), score. Decoding and the name handling live in
 seqcore.tasks.translation_decode; the translation-memory and dictionary baselines in
 seqcore.tasks.translation_baselines.
 """
@@ -21,11 +21,10 @@ from torch.utils.data import Dataset
 
 from seqcore.checkpoints import (
     CheckpointInfo,
-    find_checkpoint,
-    list_checkpoints,
-    load_checkpoint,
-    load_weights,
+    as_info,
+    best_checkpoint,
     make_card,
+    restore,
     save_checkpoint,
     shared_load,
     user_dir,
@@ -34,8 +33,13 @@ from seqcore.data import tatoeba
 from seqcore.data.translation_vocab import BOS, EOS, PAD, SourceVocab, TargetVocab
 from seqcore.errors import CheckpointError, InputError
 from seqcore.models.seq2seq import ARCHS, Seq2SeqConfig, build_translator
-from seqcore.tasks.translation_decode import Translator
+from seqcore.tasks.translation_baselines import baselines, gloss, score, translation_memory
+from seqcore.tasks.translation_decode import Translator, check_text
 from seqcore.train import TrainConfig, fit
+
+__all__ = ["TASK", "Config", "tiny_config", "build", "train", "save", "load", "best_name", "evaluate",
+           "attention_probe", "EXAMPLE", "Translator", "page_config", "resolve_name", "default_name", "sample_test",
+           "check_text", "gloss", "score", "translation_memory", "baselines"]
 
 TASK = "translate"
 MAX_SRC = 48       # training pairs longer than this (characters / pieces) are left out: <1% of them
@@ -84,6 +88,16 @@ class TranslationConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+Config = TranslationConfig
+
+
+def tiny_config() -> TranslationConfig:
+    """Seconds on a CPU: a 1+1-layer Transformer on 256 pairs (smoke and conformance tests)."""
+    return TranslationConfig(arch="transformer", model=dict(d_model=32, n_heads=2, d_ff=64, enc_layers=1,
+                                                            dec_layers=1), epochs=1, batch_size=32,
+                             max_train_pairs=256, evals_per_epoch=1, tgt_vocab=400)
 
 
 def page_config(arch: str, minutes: float) -> TranslationConfig:
@@ -230,19 +244,20 @@ def save(translator: Translator, card: dict, name: str, out: str | Path | None =
     return save_checkpoint(translator.model, card, folder / name, half=True)
 
 
-def load(name_or_info: str | CheckpointInfo) -> tuple[Translator, dict]:
-    """A translator from a checkpoint name (or registry entry), in eval mode on the CPU."""
-    info = name_or_info if isinstance(name_or_info, CheckpointInfo) else find_checkpoint(
-        resolve_name(name_or_info), TASK)
-    state, card = load_checkpoint(info.stem)
+def load(name_or_info: str | CheckpointInfo | None = None) -> tuple[Translator, dict]:
+    """A translator from a checkpoint name, `rnn`/`transformer`, a registry entry, or None (the best), on the CPU."""
+    info = as_info(resolve_name(name_or_info) if not isinstance(name_or_info, CheckpointInfo) else name_or_info,
+                   TASK)
+
+    def rebuild(card: dict):
+        return build_translator(Seq2SeqConfig.from_dict(card["config"]))
+
+    model, _, card = restore(info, rebuild)
     try:
         tok = card["tokenizer"]
         src_vocab, tgt_vocab = SourceVocab.from_dict(tok["source"]), TargetVocab.from_dict(tok["target"])
-        model = build_translator(Seq2SeqConfig.from_dict(card["config"]))
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"model card {info.name}.json cannot rebuild its translator ({e})") from None
-    load_weights(model, {k: v.float() for k, v in state.items()}, info.name)
-    model.eval()
+        raise CheckpointError(f"model card {info.name}.json cannot rebuild its vocabularies ({e})") from None
     alpha = float(card.get("decoding", {}).get("alpha", 0.6))
     return Translator(model, src_vocab, tgt_vocab, alpha=alpha, name=info.name), card
 
@@ -259,19 +274,13 @@ def resolve_name(model: str | None) -> str:
 
 
 def best_name() -> str:
-    """The translator with the highest held-out BLEU in its model card (ties: the first listed)."""
-    ranked = [(c.card.get("metrics", {}).get("bleu"), c.name) for c in list_checkpoints(TASK)]
-    ranked = [(b, n) for b, n in ranked if isinstance(b, (int, float))]
-    if not ranked:
-        raise CheckpointError("no trained translator found: `seqcore train translate --model rnn` makes one")
-    return max(ranked, key=lambda r: r[0])[1]
+    """The translator with the highest held-out BLEU in its model card."""
+    return best_checkpoint(TASK, "bleu").name
 
 
 def evaluate(translator: Translator, split: str = "test", *, beam: int = 4, limit: int | None = None,
              examples: int = 0) -> dict:
     """Corpus BLEU and chrF (sacrebleu, all references) on a Tatoeba split; optional sample translations."""
-    from seqcore.tasks.translation_baselines import score
-
     items = tatoeba.split(split)[:limit] if limit else tatoeba.split(split)
     start = time.perf_counter()
     hyps = [translator.translate(ex.source, beam=beam).translation for ex in items]
