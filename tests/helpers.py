@@ -13,6 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
+from torch.utils.data import TensorDataset
+
+from seqcore.models import RNNConfig, SequenceRNN
+
 # ---------------------------------------------------------------- what an AppTest page shows
 
 
@@ -94,3 +100,29 @@ def image_bytes(img, fmt: str = "PNG") -> bytes:
 def csv_bytes(rows: list[str], header: str = "date,price") -> bytes:
     """A CSV upload: HEADER, then ROWS, one a line."""
     return (header + "\n" + "\n".join(rows) + "\n").encode()
+
+
+# ---------------------------------------------------------------- a toy training problem (train, DDP, CUDA tests)
+
+V = 7  # vocabulary of the counting task
+
+
+def lm_loss(model, batch):
+    """Next-token cross-entropy of a SequenceRNN LM."""
+    x, y = batch
+    logits, _ = model(x)
+    return F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
+
+
+def counting_data(n=64, t=12, seed=0):
+    """Next-token prediction on x_{t+1} = x_t + 1 (mod V): a deterministic toy sequence task."""
+    g = torch.Generator().manual_seed(seed)
+    start = torch.randint(0, V, (n, 1), generator=g)
+    seq = (start + torch.arange(t + 1)) % V
+    return TensorDataset(seq[:, :-1], seq[:, 1:])
+
+
+def model():
+    """A small LSTM LM for counting_data, seeded."""
+    torch.manual_seed(0)
+    return SequenceRNN(RNNConfig(cell="lstm", vocab_size=V, embed_dim=8, hidden_size=16, out_size=V))

@@ -6,7 +6,7 @@ import torch
 from seqcore.device import autocast_dtype, pick_device
 from seqcore.models import Transformer, TransformerConfig
 from seqcore.train import TrainConfig, fit
-from tests.test_train import counting_data, lm_loss, model
+from tests.helpers import counting_data, lm_loss, model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

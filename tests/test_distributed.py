@@ -8,7 +8,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from seqcore.train import TrainConfig, fit
-from tests.test_train import counting_data, lm_loss, model
+from tests.helpers import counting_data, lm_loss, model
 
 CFG = TrainConfig(epochs=3, batch_size=16, lr=1e-2, patience=None, seed=3)
 # Summing gradients in a different order across processes costs a few float32 ulps per step.

@@ -3,32 +3,10 @@
 import threading
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from seqcore.models import RNNConfig, SequenceRNN
 from seqcore.train import TrainConfig, evaluate_loss, fit
-
-V = 7
-
-
-def lm_loss(model, batch):
-    x, y = batch
-    logits, _ = model(x)
-    return F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
-
-
-def counting_data(n=64, t=12, seed=0):
-    """Next-token prediction on x_{t+1} = x_t + 1 (mod V): a deterministic toy sequence task."""
-    g = torch.Generator().manual_seed(seed)
-    start = torch.randint(0, V, (n, 1), generator=g)
-    seq = (start + torch.arange(t + 1)) % V
-    return TensorDataset(seq[:, :-1], seq[:, 1:])
-
-
-def model():
-    torch.manual_seed(0)
-    return SequenceRNN(RNNConfig(cell="lstm", vocab_size=V, embed_dim=8, hidden_size=16, out_size=V))
+from tests.helpers import V, counting_data, lm_loss, model
 
 
 def test_tiny_lstm_learns_counting():
