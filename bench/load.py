@@ -271,7 +271,7 @@ def steps(only: list[str] | None = None) -> list[Step]:
         return await timed(pg, pg.locator(".st-key-cap-new button").click, ".st-key-cap-overlay-lstm img", t)
 
     async def attention(pg, n, t):
-        box = pg.locator(".st-key-att-text input")
+        box = pg.locator(".st-key-attention-text input")
         await box.fill(f"the cat sat on mat {n}")
         return await timed(pg, lambda: box.press("Enter"), weights, t)
 

@@ -55,7 +55,7 @@ def pages() -> list[tuple[str, str, str]]:
         ("sentiment", "sentiment", ".st-key-sent-result [data-testid='stDataFrame']"),
         ("captioning", "captioning", ".st-key-cap-overlay-lstm img"),
         ("translation", "translation", ".st-key-translation-alignment .main-svg"),
-        ("attention", "attention", f".st-key-att-fig-{_attention_stem()}-weights .main-svg"),
+        ("attention", "attention", f".st-key-attention-fig-{_attention_stem()}-weights .main-svg"),
         ("memory_lab", "memory lab", ".st-key-memory-accuracy .main-svg"),
     ]
 
@@ -216,9 +216,9 @@ def actions(stem: str) -> list[tuple[str, str, Callable]]:
         return timed_action(pg, lambda: box.press("Control+Enter"), ".st-key-translation-alignment .main-svg")
 
     def attention_text(pg, i):
-        box = pg.locator(".st-key-att-text input")
+        box = pg.locator(".st-key-attention-text input")
         box.fill(f"the cat sat on mat {i}")
-        return timed_action(pg, lambda: box.press("Enter"), f".st-key-att-fig-{stem}-weights .main-svg")
+        return timed_action(pg, lambda: box.press("Enter"), f".st-key-attention-fig-{stem}-weights .main-svg")
 
     return [
         ("forecast: what-if shock +1% (re-forecast, same weights)", "forecast", forecast_whatif),

@@ -131,7 +131,7 @@ def cases(quick: bool) -> list[tuple[str, str, object, object]]:
         out.append(("captioning", f"{dec} decoder (shapes, batch {spec.batch_size}, {spec.n_train} scenes)",
                     captioning, lambda spec=spec: captioning.train(spec)))
     out.append(("attention", "char Transformer (attention explorer default, batch 32)", attention,
-                lambda: attention.train(steps=1500)))
+                lambda: attention.train(attention.Config(steps=1500))))
     lab = memory_lab.LabConfig(n_train=2000 if quick else 20_000)
     task = lab.task()
     data = memory_lab._datasets(task, lab)

@@ -1,6 +1,7 @@
-"""Figures for the attention explorer: labelled heat maps, the head view (HTML), the model grid.
+"""Figures for the attention explorer: labelled heat maps, the head view (HTML), the model grid, and the
+Streamlit drawing of a chart with its CSV downloads and of the step-through and neuron views.
 
-Not a page (leading underscore). Figures only: the numbers come from seqcore.tasks.attention_maths.
+Not a page (leading underscore). Drawing only: the numbers come from seqcore.tasks.attention_maths.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from typing import NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
+import streamlit as st
 from plotly.colors import qualitative
+
+from pages._shared import safe_filename
+from seqcore.tasks import attention_maths as am
 
 HEAD_COLOURS = qualitative.Plotly + qualitative.Dark24
 
@@ -206,3 +211,106 @@ def bars(values: np.ndarray, labels: list[str], *, title: str, y_title: str, col
     fig.update_layout(title=title, height=280, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(title="key token", type="category"), yaxis=dict(title=y_title))
     return fig
+
+
+# ---------------------------------------------------------------- Streamlit: charts with their CSVs, two views
+
+
+def show(fig, key: str, matrix: np.ndarray, rows: list[str] | None, cols: list[str] | None) -> None:
+    """A chart (PNG from its modebar camera) and a CSV download of the matrix behind it."""
+    show_panels(fig, key, [("", matrix, rows, cols)])
+
+
+def show_panels(fig, key: str, tables: list[tuple[str, np.ndarray, list[str] | None, list[str] | None]]) -> None:
+    """A chart of one or more matrices (PNG from its modebar camera) and a CSV download per matrix.
+
+    The CSV text is made only when its button is clicked (a callable): writing every matrix on every rerun
+    cost more than drawing them.
+    """
+    st.plotly_chart(fig, key=f"attention-fig-{key}",
+                    config={"toImageButtonOptions": {"format": "png", "filename": safe_filename(f"attention-{key}")}})
+    places = st.columns(len(tables)) if len(tables) > 1 else [st.container()]
+    for place, (name, matrix, rows, cols) in zip(places, tables, strict=True):
+        part = f"-{name}" if name else ""
+        place.download_button(f"CSV {name}".strip(), functools.partial(am.matrix_csv, matrix, rows, cols),
+                              file_name=safe_filename(f"attention-{key}{part}.csv"), mime="text/csv",
+                              key=f"attention-csv-{key}{part}", on_click="ignore", icon=":material/download:")
+
+
+def draw_step_through(probe, steps: am.HeadSteps, check: dict, *, q_labels: list[str], k_labels: list[str],
+                      stem: str) -> None:
+    """One head of one layer from tokens to its output, each step's matrices as panels of one chart."""
+    layer, head, kind, temperature = steps.layer, steps.head, steps.kind, steps.temperature
+    dims = [f"d{j}" for j in range(steps.token_embeddings.shape[1])]
+    kd = [f"d{j}" for j in range(steps.d_k)]
+    st.markdown(f"Layer {layer}, head {head} ({kind}-attention), d_k = {steps.d_k}, temperature {temperature:g}. "
+                "Shown in full: hiding special tokens applies to the other views.")
+    st.caption(f"Check against the model itself: largest |difference| of the weights at temperature 1 "
+               f"{check['weights']:.1e}; of the heads' weighted sums after the output projection "
+               f"{check['output']:.1e}.")
+    ids = probe.x[0].tolist() if probe.x.dim() == 2 else None
+    st.markdown("**1. Tokens**")
+    st.dataframe({"position": list(range(len(probe.tokens))), "token": probe.tokens,
+                  **({"id": ids} if ids is not None else {})}, hide_index=True, key="attention-tokens", height=180)
+    after = "" if layer == 0 else f", then the residual stream into layer {layer}"
+    # Each step's matrices share one figure (as panels): the browser's cost is mostly per chart and a new
+    # text redraws every chart of this tab (bench/pages.py's new-text action, same box and load: 11 charts
+    # 1.1-1.9 s, 4 charts 0.7-1.2 s).
+    st.markdown(f"**2. Embeddings plus positions**{after}")
+    parts = [("token embedding", steps.token_embeddings)]
+    if steps.positions is not None:
+        parts.append(("position vector", steps.positions))
+    parts.append((f"input to layer {layer}", steps.layer_input))
+    show_panels(heatmap_panels([Panel(m, None, name) for name, m in parts], q_labels, title="Embeddings",
+                               x_title="dimension", y_title="token"),
+                f"{stem}-embed", [(name, m, q_labels, dims) for name, m in parts])
+    st.markdown(f"**3. Queries, keys, values of head {head}** (from the LayerNorm'd input)")
+    qkv = [("Q", steps.q, q_labels), ("K", steps.k, k_labels), ("V", steps.v, k_labels)]
+    # Panels share their rows: cross-attention's keys and values have other rows than its queries.
+    for group in [qkv] if kind == "self" else [qkv[:1], qkv[1:]]:
+        names = "".join(name for name, _, _ in group)
+        show_panels(heatmap_panels([Panel(m, None, name) for name, m, _ in group], group[0][2],
+                                   title=", ".join(name for name, _, _ in group), x_title="head dimension",
+                                   y_title="token"),
+                    f"{stem}-H{head}-{names}", [(name, m, lab, kd) for name, m, lab in group])
+    st.markdown("**4. Scores, scaling, mask, softmax** (the first three share one colour scale, so the "
+                f"division by √{steps.d_k} shows as paler colours)")
+    if steps.allowed is None:
+        st.info("No mask here: every query may attend to every key.")
+    scores = [("scores", Panel(steps.scores, k_labels, "scores QKᵀ")),
+              ("scaled", Panel(steps.scaled, k_labels, f"scaled: QKᵀ / √{steps.d_k}"))]
+    if steps.allowed is not None:
+        scores.append(("masked", Panel(steps.masked, k_labels, "causal mask: -inf blank")))
+    scores.append(("softmax", Panel(steps.weights, k_labels, f"softmax, temperature {temperature:g}", True)))
+    # The step's matrices are one chart, read left to right, under the key of its result (the weights).
+    show_panels(heatmap_panels([p for _, p in scores], q_labels, title="Scores → weights", x_title="key",
+                               y_title="query"),
+                f"{stem}-H{head}-weights", [(short, p.matrix, q_labels, k_labels) for short, p in scores])
+    st.markdown("**5. Weighted sum of V** (this head's output; the heads are concatenated and projected)")
+    show(heatmap(steps.output, q_labels, None, title="softmax(·) V", x_title="head dimension", y_title="query"),
+         f"{stem}-H{head}-output", steps.output, q_labels, kd)
+
+
+def draw_neuron_view(nv: am.NeuronView, *, query: int, head: int, d_k: int, temperature: float,
+                     q_labels: list[str], k_labels: list[str], stem: str) -> None:
+    """How one query scores every key: q, each k, q ∘ k, q · k and the softmax, each with its CSV."""
+    kd = [f"d{j}" for j in range(d_k)]
+    cols = st.columns([1, 2, 2])
+    with cols[0]:
+        show(heatmap(nv.q[None, :], [q_labels[query]], None, title="q", x_title="head dimension", y_title="query",
+                     height=180), f"{stem}-H{head}-q{query}", nv.q[None, :], [q_labels[query]], kd)
+    with cols[1]:
+        show(heatmap(nv.k, k_labels, None, title="k for each key", x_title="head dimension", y_title="key"),
+             f"{stem}-H{head}-keys", nv.k, k_labels, kd)
+    with cols[2]:
+        show(heatmap(nv.qk, k_labels, None, title="q ∘ k (elementwise)", x_title="head dimension", y_title="key"),
+             f"{stem}-H{head}-qk{query}", nv.qk, k_labels, kd)
+    left, right = st.columns(2)
+    left.plotly_chart(bars(nv.dot, k_labels, title="q · k", y_title="q·k", colour=head_colour(head)),
+                      key="attention-fig-dot")
+    right.plotly_chart(bars(nv.weights, k_labels, title=f"softmax(q·k / √{d_k} / {temperature:g})",
+                            y_title="weight", colour=head_colour(head)), key="attention-fig-softmax")
+    table = np.stack([nv.dot, nv.scaled, nv.weights], axis=1)
+    st.download_button("CSV", functools.partial(am.matrix_csv, table, k_labels, ["q.k", "scaled", "softmax"]),
+                       file_name=safe_filename(f"attention-{stem}-H{head}-neuron{query}.csv"), mime="text/csv",
+                       key="attention-csv-neuron", on_click="ignore", icon=":material/download:")

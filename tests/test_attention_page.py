@@ -23,7 +23,7 @@ def titles(at) -> list[str]:
 
 
 def open_tab(at, label):
-    at.session_state["att-view"] = label  # what clicking the tab does: only that view runs
+    at.session_state["attention-view"] = label  # what clicking the tab does: only that view runs
     at.run()
 
 
@@ -61,7 +61,7 @@ def click_model_view(at, layer: int, head: int):
 
     AppTest cannot click a chart, so the selection goes in as the chart's widget state, as the browser sends it.
     """
-    chart = next(el for el in at.main.get("plotly_chart") if el.proto.id.endswith("att-fig-modelview"))
+    chart = next(el for el in at.main.get("plotly_chart") if el.proto.id.endswith("attention-fig-modelview"))
     states = at._tree.get_widget_states()
     state = states.widgets.add()
     state.id = chart.proto.id
@@ -73,8 +73,8 @@ def click_model_view(at, layer: int, head: int):
 
 def test_default_model_and_the_lectures_example(explorer):
     at = explorer
-    assert DEFAULT_NAME in at.selectbox(key="att-model").format_func(at.selectbox(key="att-model").value)
-    assert at.text_input(key="att-text").value == "我是mika"
+    assert DEFAULT_NAME in at.selectbox(key="attention-model").format_func(at.selectbox(key="attention-model").value)
+    assert at.text_input(key="attention-text").value == "我是mika"
     assert not at.error
     assert any("<unk>" in c.value and "我" in c.value for c in at.caption)
     assert any("not an explanation" in w.value for w in at.warning)
@@ -97,17 +97,17 @@ def test_default_model_and_the_lectures_example(explorer):
     z = np.array(weights["z"], dtype=float)
     np.testing.assert_allclose(z.sum(axis=1), 1, atol=1e-4)
     # one CSV per matrix, each under its chart
-    csv = [b for b in at.get("download_button") if "att-csv-" in b.proto.id]
+    csv = [b for b in at.get("download_button") if "attention-csv-" in b.proto.id]
     assert len(csv) == 11, [b.proto.id for b in csv]
 
 
 def test_controls_change_every_view_without_errors(explorer):
     at = explorer
-    at.text_input(key="att-text").set_value("the movie is not good").run()
-    at.selectbox(key="att-layer").set_value(2).run()
-    at.selectbox(key="att-head").set_value(3).run()
-    at.slider(key="att-temp").set_value(0.3).run()
-    at.toggle(key="att-hide").set_value(True).run()
+    at.text_input(key="attention-text").set_value("the movie is not good").run()
+    at.selectbox(key="attention-layer").set_value(2).run()
+    at.selectbox(key="attention-head").set_value(3).run()
+    at.slider(key="attention-temp").set_value(0.3).run()
+    at.toggle(key="attention-hide").set_value(True).run()
     step4 = next(json.loads(c.proto.spec) for c in at.main.get("plotly_chart") if c.proto.id.endswith("-weights"))
     assert "softmax, temperature 0.3" in [a["text"] for a in step4["layout"]["annotations"]]
 
@@ -118,13 +118,13 @@ def test_controls_change_every_view_without_errors(explorer):
     assert [h["head"] for h in data["heads"]] == [0, 1, 2, 3]
     assert {h for h, *_ in data["lines"]} <= {0, 1, 2, 3} and all(w >= 0.02 for *_, w in data["lines"])
     open_tab(at, "Model view")
-    at.selectbox(key="att-mv-cell").set_value((1, 2)).run()
+    at.selectbox(key="attention-mv-cell").set_value((1, 2)).run()
     figs = [json.loads(el.proto.spec) for el in at.main.get("plotly_chart")]
     enlarged = figs[titles(at).index("layer 1, head 2")]
     assert "0:<bos>" not in enlarged["data"][0]["y"]  # hidden special token
     assert figs[0]["layout"]["shapes"][0]["xref"] == "x7 domain"  # the enlarged map is outlined in the grid
     open_tab(at, "Neuron view")
-    at.selectbox(key="att-nv-query").set_value(5).run()
+    at.selectbox(key="attention-nv-query").set_value(5).run()
     assert "q · k" in titles(at)
     open_tab(at, "Average & rollout")
     assert any(t.startswith("Rollout of self-attention") for t in titles(at))
@@ -134,39 +134,39 @@ def test_controls_change_every_view_without_errors(explorer):
 
 def test_empty_text_shows_an_error(explorer):
     at = explorer
-    at.text_input(key="att-text").set_value("   ").run()
+    at.text_input(key="attention-text").set_value("   ").run()
     assert not at.exception
     assert at.error and "empty" in at.error[0].value
 
 
 def test_too_long_text_names_the_limit(explorer):
     at = explorer
-    at.text_input(key="att-text").set_value("a" * (MAX_CHARS + 50)).run()
+    at.text_input(key="attention-text").set_value("a" * (MAX_CHARS + 50)).run()
     assert not at.exception
     assert at.error and str(MAX_CHARS) in at.error[0].value and "shorten" in at.error[0].value
 
 
 def test_the_models_own_example(explorer):
     at = explorer
-    at.radio(key="att-source").set_value("The model's own example").run()
+    at.radio(key="attention-source").set_value("The model's own example").run()
     assert not at.exception and not at.error
 
 
 def test_switching_to_another_tasks_transformer(explorer):
     at = explorer
-    options = at.selectbox(key="att-model").options
+    options = at.selectbox(key="attention-model").options
     others = [i for i, o in enumerate(options) if not o.startswith(DEFAULT_NAME)]
     if not others:
         pytest.skip("no other task has shipped a Transformer yet")
-    at.selectbox(key="att-layer").set_value(2).run()
-    at.radio(key="att-source").set_value("The model's own example").run()  # "我是mika" is not for every model
+    at.selectbox(key="attention-layer").set_value(2).run()
+    at.radio(key="attention-source").set_value("The model's own example").run()  # "我是mika" is not for every model
     for i in others:
-        at.selectbox(key="att-model").set_value(i).run()
+        at.selectbox(key="attention-model").set_value(i).run()
         assert not at.exception, (options[i], at.exception)
         assert not at.error, (options[i], [e.value for e in at.error])
-    at.radio(key="att-source").set_value("My text").run()
+    at.radio(key="attention-source").set_value("My text").run()
     for i in others:  # typed text either works or is refused with a message, never a traceback
-        at.selectbox(key="att-model").set_value(i).run()
+        at.selectbox(key="attention-model").set_value(i).run()
         assert not at.exception, (options[i], at.exception)
 
 
@@ -188,10 +188,11 @@ def test_a_new_text_reuses_the_loaded_model(explorer, monkeypatch, name):
 
     monkeypatch.setattr(checkpoints, "load_file", counted)
     at = explorer
-    options = at.selectbox(key="att-model").options
-    at.selectbox(key="att-model").set_value(next(i for i, o in enumerate(options) if o.startswith(f"{name} ("))).run()
+    options = at.selectbox(key="attention-model").options
+    at.selectbox(key="attention-model").set_value(
+        next(i for i, o in enumerate(options) if o.startswith(f"{name} ("))).run()
     for text in ("a good film", "a dull film", "a good film"):
-        at.text_input(key="att-text").set_value(text).run()
+        at.text_input(key="attention-text").set_value(text).run()
         assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     assert reads.count(name) == 1, reads
 
@@ -202,8 +203,8 @@ def test_clicking_a_small_map_enlarges_it(explorer):
     assert "layer 0, head 0" in titles(at)  # the page's layer and head until a map is clicked
     click_model_view(at, 2, 1)
     assert not at.exception, at.exception
-    assert "layer 2, head 1" in titles(at) and at.selectbox(key="att-mv-cell").value == (2, 1)
-    at.selectbox(key="att-mv-cell").set_value((1, 3)).run()  # the selectbox still moves it (keyboard, tests)
+    assert "layer 2, head 1" in titles(at) and at.selectbox(key="attention-mv-cell").value == (2, 1)
+    at.selectbox(key="attention-mv-cell").set_value((1, 3)).run()  # the selectbox still moves it (keyboard, tests)
     assert "layer 1, head 3" in titles(at)
 
 
@@ -239,13 +240,13 @@ def test_typed_markup_cannot_break_out_of_the_head_view():
 
 def test_cross_attention_models_say_rollout_is_self_attention_only(explorer):
     at = explorer
-    options = at.selectbox(key="att-model").options
+    options = at.selectbox(key="attention-model").options
     cross = [i for i, o in enumerate(options) if o.startswith("caption-transformer")]
     if not cross:
         pytest.skip("no caption decoder with cross-attention is shipped")
-    at.radio(key="att-source").set_value("The model's own example").run()
-    at.selectbox(key="att-model").set_value(cross[0]).run()
-    at.selectbox(key="att-kind").set_value("cross").run()
+    at.radio(key="attention-source").set_value("The model's own example").run()
+    at.selectbox(key="attention-model").set_value(cross[0]).run()
+    at.selectbox(key="attention-kind").set_value("cross").run()
     assert [t for t in titles(at) if "," in t or t == "Q"] == ["Q", "K, V"]  # keys have other rows than queries
     open_tab(at, "Average & rollout")
     assert not at.exception, at.exception

@@ -1,4 +1,4 @@
-"""The explorer's own char Transformer: data, vocabulary, probe, CLI and a bounded training smoke."""
+"""The explorer's own char Transformer: data, vocabulary, load/evaluate/generate, probe, CLI and a training smoke."""
 
 import json
 
@@ -8,6 +8,7 @@ import torch
 
 from seqcore.cli import main
 from seqcore.errors import InputError
+from seqcore.generate import LMStepper
 from seqcore.tasks import attention
 from seqcore.tasks.attention_maths import run_model, verify
 from seqcore.tasks.probe import probe_for, transformer_checkpoints
@@ -37,6 +38,34 @@ def test_vocab_maps_unknown_characters_to_unk_and_keeps_labels():
     assert ids[3:] == [vocab.id("m"), vocab.id("i"), vocab.id("k"), vocab.id("a")]  # "I" reads as "i"
     batch = attention.encode_batch(vocab, ["am", "kim kim"], length=4)
     assert batch.shape == (2, 5) and batch[0, 3:].tolist() == [0, 0]
+
+
+def test_load_gives_the_model_with_its_vocabulary_and_evaluate_repeats_the_card(own):
+    lm, card = attention.load(own)
+    assert lm.vocab.chars == card["vocab"]["chars"] and lm.model.config.vocab_size == lm.vocab.size
+    assert lm.name == own.name and not lm.model.training
+    assert attention.best_name() == attention.DEFAULT_NAME
+    assert attention.load()[1]["name"] == attention.DEFAULT_NAME  # None: the best by held-out bits per char
+    got = attention.evaluate(lm)
+    # the card was scored before the weights were stored in fp16
+    assert got["test_bits_per_char"] == pytest.approx(card["metrics"]["test_bits_per_char"], abs=0.01)
+    for key in ("baseline_unigram_bits_per_char", "baseline_bigram_bits_per_char"):
+        assert got[key] == card["metrics"][key]
+    assert attention.evaluate(lm, limit=16)["test_sentences"] == 16
+
+
+def test_generate_samples_one_cached_step_per_character(own):
+    lm, _ = attention.load(own)
+    text = attention.generate(lm, "the movie is ", n=30, seed=1)
+    assert len(text) == 30 and text == attention.generate(lm, "the movie is ", n=30, seed=1)
+    assert text != attention.generate(lm, "the movie is ", n=30, seed=2)
+    # each cached step gives the logits that re-running the whole prefix gives
+    ids = lm.vocab.encode("the movie is " + text)
+    with torch.inference_mode():
+        full = lm.model(torch.tensor([ids])).y[0]  # (T, V)
+    stepper = LMStepper(lm.model, lm.model.config.max_len)
+    stepped = torch.stack([stepper.feed(ids[:13])] + [stepper.feed([i]) for i in ids[13:]])
+    torch.testing.assert_close(stepped, full[12:], rtol=1e-4, atol=1e-4)
 
 
 def test_probe_on_the_lectures_example(own):

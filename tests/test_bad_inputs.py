@@ -407,19 +407,19 @@ ATT_CASES = {
 def test_attention_bad_text(attention_app, case):
     at = attention_app
     text, words = ATT_CASES[case]
-    at.text_input(key="att-text").set_value(text).run()
+    at.text_input(key="attention-text").set_value(text).run()
     assert not at.exception, at.exception
     assert said(at, *words), messages(at)
-    at.text_input(key="att-text").set_value("the film is good").run()  # the explorer recovers at once
+    at.text_input(key="attention-text").set_value("the film is good").run()  # the explorer recovers at once
     assert not at.exception and not at.error, messages(at)
-    at.session_state["att-view"] = "Head view"  # views draw only when their tab is open
+    at.session_state["attention-view"] = "Head view"  # views draw only when their tab is open
     at.run()
     assert at.get("iframe")  # the head view (its own HTML + JS in an st.iframe)
 
 
 def test_attention_emoji_only_text_is_read_as_unknown(attention_app):
     at = attention_app
-    at.text_input(key="att-text").set_value(EMOJI[:40]).run()
+    at.text_input(key="attention-text").set_value(EMOJI[:40]).run()
     assert not at.exception and not at.error, messages(at)
     assert any("<unk>" in c.value and "\U0001f600" in c.value for c in at.caption)
 
@@ -559,10 +559,10 @@ def test_attention_broken_shipped_checkpoint(shipped, how):
     at = open_page("attention")
     assert not at.exception, at.exception
     assert said(at, *words), messages(at)
-    options = at.selectbox(key="att-model").options
+    options = at.selectbox(key="attention-model").options
     other = next(i for i, o in enumerate(options) if o.startswith("music-transformer"))
-    at.radio(key="att-source").set_value("The model's own example").run()
-    at.selectbox(key="att-model").set_value(other).run()
+    at.radio(key="attention-source").set_value("The model's own example").run()
+    at.selectbox(key="attention-model").set_value(other).run()
     assert not at.exception and not at.error, messages(at)
 
 

@@ -467,16 +467,16 @@ def test_attention_corrupt_checkpoint_offers_a_retrain(shipped, monkeypatch):
     at = open_page("attention")
     assert said(at, "attention-char-transformer", "corrupt", "Press Retrain", "pick another model"), messages(at)
     interrupt(monkeypatch, attention, max_steps=4)
-    at.button(key="att-retrain").click().run()
+    at.button(key="attention-retrain").click().run()
     no_exception(at)
-    finish(at, "att-retrain-job")
+    finish(at, "attention-retrain-job")
     assert (user_dir() / "attention-char-transformer.safetensors").exists()  # the user registry, not shipped/
     at.run()
     no_exception(at)
-    options = at.selectbox(key="att-model").options
-    assert options[at.selectbox(key="att-model").index] == "attention-char-transformer (attention, user)"
+    options = at.selectbox(key="attention-model").options
+    assert options[at.selectbox(key="attention-model").index] == "attention-char-transformer (attention, user)"
     assert not at.error, messages(at)
-    assert any("att-fig" in c.proto.id for c in at.get("plotly_chart"))  # the explorer draws the new model
+    assert any("attention-fig" in c.proto.id for c in at.get("plotly_chart"))  # the explorer draws the new model
     assert (shipped / "attention-char-transformer.safetensors").read_bytes() == broken
 
 
@@ -578,7 +578,7 @@ CARD_CASES = {
     "music": ("music-transformer", "music_retrain_transformer", ("music_model", "transformer")),
     "sentiment": ("sentiment-lstm", "sent-retrain-sentiment-lstm", None),
     "captioning": ("caption-lstm-shapes", "cap-retrain-lstm", None),
-    "attention": ("attention-char-transformer", "att-retrain", None),
+    "attention": ("attention-char-transformer", "attention-retrain", None),
 }
 
 

@@ -97,10 +97,10 @@ def test_a_random_sample_of_test_sentences(app):
 
 def test_the_attention_explorer_opens_the_transformer_translator(app):
     open_page("pages/attention.py", app)
-    model = app.selectbox(key="att-model")
+    model = app.selectbox(key="attention-model")
     index = next(i for i, label in enumerate(model.options) if "translate-transformer" in label)
     model.set_value(index).run()
-    app.text_input(key="att-text").set_value("我是mika。").run()
+    app.text_input(key="attention-text").set_value("我是mika。").run()
     assert not app.exception and not app.error
-    assert "cross" in app.selectbox(key="att-kind").options
+    assert "cross" in app.selectbox(key="attention-kind").options
     assert any("translating" in c.value for c in app.caption)

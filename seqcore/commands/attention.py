@@ -42,11 +42,12 @@ def add_train_args(parser) -> None:
 def cmd_train(args) -> dict:
     import sys
 
-    from seqcore.errors import InputError
+    from seqcore.checkpoints import check_name
     from seqcore.tasks import attention
 
-    if args.seconds <= 0 or args.epochs <= 0 or args.steps <= 0:
-        raise InputError("--steps, --seconds and --epochs must be positive")
+    cfg = attention.Config(steps=args.steps, seconds=args.seconds, epochs=args.epochs, seed=args.seed)
+    cfg.check()
+    name = check_name(args.name or attention.DEFAULT_NAME)  # before training: a bad name fails at once
     argv = ["seqcore", "train", "attention", "--steps", str(args.steps), "--seconds", f"{args.seconds:g}",
             "--epochs", str(args.epochs), "--seed", str(args.seed)]
     if args.name:
@@ -57,8 +58,8 @@ def cmd_train(args) -> dict:
         val = f"{p.val_loss:.3f}" if p.val_loss is not None else "-"
         print(f"step {p.step}/{p.total_steps} train {p.train_loss:.3f} val {val} {p.elapsed:.0f}s", file=sys.stderr)
 
-    card = attention.train(steps=args.steps, seconds=args.seconds, epochs=args.epochs, seed=args.seed,
-                           out=shipped_dir() if args.shipped else args.out,
-                           name=args.name or attention.DEFAULT_NAME, on_progress=report, command=shlex.join(argv))
-    return {"path": card["path"], "metrics": card["metrics"], "train_seconds": card["train_seconds"],
+    model, card = attention.train(cfg, on_progress=report)
+    card["command"] = shlex.join(argv)
+    path = attention.save(model, card, name, shipped_dir() if args.shipped else args.out)
+    return {"path": str(path), "metrics": card["metrics"], "train_seconds": card["train_seconds"],
             "data": card["data"]["split"]}

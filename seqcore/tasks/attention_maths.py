@@ -23,6 +23,10 @@ from seqcore.errors import InputError
 from seqcore.models.transformer import Block, attention_mask
 from seqcore.tasks.probe import AttentionProbe
 
+__all__ = ["ModelAttention", "HeadSteps", "NeuronView", "token_labels", "key_tokens", "run_model", "step_through",
+           "verify", "neuron_view", "head_average", "rollout", "keep_indices", "hide_tokens", "head_view_lines",
+           "matrix_csv", "attention_report"]
+
 
 def token_labels(tokens: list[str]) -> list[str]:
     """Unique axis labels 'i:token' (plotly merges equal category labels; repeated letters are common)."""
@@ -243,11 +247,14 @@ def matrix_csv(matrix: np.ndarray, row_labels: list[str] | None = None, col_labe
 
 
 def attention_report(model: str | None, text: str | None, digits: int = 4) -> dict:
-    """The CLI's JSON: tokens and, per layer, a heads x T x T list of weights (plus cross-attention)."""
-    from seqcore.tasks.attention import DEFAULT_NAME
+    """The CLI's JSON: tokens and, per layer, a heads x T x T list of weights (plus cross-attention).
+
+    model: a checkpoint name; None: the explorer's own model with the best held-out score.
+    """
+    from seqcore.tasks.attention import best_name
     from seqcore.tasks.probe import probe_for, transformer_checkpoints
 
-    name = model or DEFAULT_NAME
+    name = model or best_name()
     found = [c for c in transformer_checkpoints() if c.name == name]
     if not found:
         names = ", ".join(sorted({c.name for c in transformer_checkpoints()})) or "none yet"

@@ -21,6 +21,8 @@ from seqcore.errors import SeqcoreError
 from seqcore.models.transformer import Transformer
 from seqcore.tasks import TASKS as TASK_MODULES  # card["task"] -> module (the one registry)
 
+__all__ = ["AttentionProbe", "probe_for", "transformer_checkpoints"]
+
 
 @dataclass
 class AttentionProbe:
