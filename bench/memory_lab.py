@@ -87,11 +87,11 @@ def main() -> None:
         torch.set_num_threads(int(os.environ.get("SEQCORE_THREADS", "1")))
         from seqcore.tasks import memory_lab as lab
 
-        cfg = lab.LabConfig(distances=tuple(lab.parse_distances(args.distances)), seconds=args.seconds,
-                            seed=args.seed, clip_seconds=args.clip_seconds)
         command = f"python bench/memory_lab.py --seconds {args.seconds:g} --seed {args.seed} " \
                   f"--distances {args.distances} --clip-seconds {args.clip_seconds:g}"
-        results, _ = lab.run_lab(cfg, command=command)
+        cfg = lab.Config(distances=tuple(lab.parse_distances(args.distances)), seconds=args.seconds,
+                         seed=args.seed, clip_seconds=args.clip_seconds, command=command)
+        results = lab.train(cfg)[0].results
     text = body(results)
     shipped = Path(__file__).resolve().parent.parent / "checkpoints" / "memory_lab_default.json"
     if not args.from_file and shipped.exists():  # a second, independent run beside this one: seeds differ

@@ -56,7 +56,7 @@ def pages() -> list[tuple[str, str, str]]:
         ("captioning", "captioning", ".st-key-cap-overlay-lstm img"),
         ("translation", "translation", ".st-key-translation-alignment .main-svg"),
         ("attention", "attention", f".st-key-attention-fig-{_attention_stem()}-weights .main-svg"),
-        ("memory_lab", "memory lab", ".st-key-memory-accuracy .main-svg"),
+        ("memory_lab", "memory lab", ".st-key-memory-lab-accuracy .main-svg"),
     ]
 
 
@@ -384,7 +384,7 @@ def main() -> None:
         "new input (actions: new shock, horizon, seed, text or scene), after one untimed warm-up.\n\n"
         "Main elements: home `h1 Sequence Studio`; forecast `.st-key-fc-chart` plot; music the Generate button "
         "(no tune until asked); sentiment `.st-key-sent-result` table; captioning `.st-key-cap-overlay-lstm` "
-        "image; attention the layer-0 head-0 weights plot; memory lab `.st-key-memory-accuracy` plot.\n\n"
+        "image; attention the layer-0 head-0 weights plot; memory lab `.st-key-memory-lab-accuracy` plot.\n\n"
         + markdown_table(rows)
         + "\n\n"
         + (f"**Targets missed: {len(misses)} of {len(rows)} rows** — "

@@ -134,7 +134,7 @@ def cases(quick: bool) -> list[tuple[str, str, object, object]]:
                 lambda: attention.train(attention.Config(steps=1500))))
     lab = memory_lab.LabConfig(n_train=2000 if quick else 20_000)
     task = lab.task()
-    data = memory_lab._datasets(task, lab)
+    data = memory_lab.datasets(task, lab.n_train, lab.n_val, lab.seed)
     for arch in lab.archs:
         out.append(("memory lab", f"{arch} (recall task, {task.max_distance + 4} tokens, batch {lab.batch_size})",
                     memory_lab, lambda arch=arch: memory_lab.train_one(arch, task, lab, data, 10**6)))

@@ -1,4 +1,4 @@
-"""Plotly figures of the memory lab, drawn from the JSON that seqcore.tasks.memory_lab.run_lab returns.
+"""Plotly figures of the memory lab, drawn from a race's JSON results (seqcore.tasks.memory_lab: MemoryLab.results).
 
 Not a page (leading underscore): app.py lists pages explicitly.
 """

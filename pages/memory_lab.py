@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from pages._memory_figures import NAMES, accuracy_figure, clipping_figures, grad_norm_figure, loss_curves_figure
-from pages._shared import how_it_works, show_job, start_job, trained
-from seqcore.checkpoints import shipped_dir
+from pages._shared import adopt, busy, how_it_works, show_job, start_job
 from seqcore.errors import SeqcoreError
 from seqcore.tasks import memory_lab as lab
 
-JOB, RUNS = "memory-job", "memory-runs"
-SHIPPED = "memory_lab_default.json"
-EVAL_POINTS = (5, 10, 20, 50, 100, 150, 200)
-
-
-@st.cache_data(max_entries=2, show_spinner=False)
-def shipped_results(path: str, mtime: float) -> dict:
-    """The shipped default run (cached per file version)."""
-    with open(path) as f:
-        return json.load(f)
+JOB, RUNS = "memory-lab-job", "memory-lab-runs"
 
 
 def load_shipped() -> dict | None:
-    path = shipped_dir() / SHIPPED
-    if not path.exists():
-        st.info(f"No shipped results yet: `seqcore memory-lab --out checkpoints/{SHIPPED}` makes them. "
-                "You can still train below.")
-        return None
+    """The shipped default run (read once per file version by the task), or None after saying why not."""
     try:
-        return shipped_results(str(path), path.stat().st_mtime)
-    except (OSError, ValueError) as e:
-        st.error(f"The shipped results file {SHIPPED} is unreadable ({e}); rebuild it with "
-                 f"`seqcore memory-lab --out checkpoints/{SHIPPED}`. Training below still works.")
+        shipped = lab.shipped_results()
+    except SeqcoreError as e:
+        st.error(f"Cannot show the shipped default run: {e}. Training below still works.")
         return None
+    if shipped is None:
+        st.info(f"No shipped results yet: `seqcore memory-lab --out checkpoints/{lab.RESULTS}` makes them. "
+                "You can still train below.")
+    return shipped
 
 
 def describe(res: dict) -> str:
@@ -47,39 +34,28 @@ def describe(res: dict) -> str:
 def train_panel() -> None:
     """Widgets for a live run; the run itself is a background Job drawn by show_job."""
     st.subheader("Train more, live")
-    job = st.session_state.get(JOB)
-    busy = job is not None and job.running
     c1, c2, c3 = st.columns(3)
-    longest = c1.slider("Longest distance", 5, lab.MAX_DISTANCE, 50, step=5, key="memory-distance",
+    longest = c1.slider("Longest distance", 5, lab.MAX_DISTANCE, 50, step=5, key="memory-lab-distance",
                         help="Training sequences hold 0..this many distractors between cue and query")
-    seconds = c2.slider("Seconds per model", 5, 60, 20, key="memory-seconds",
+    seconds = c2.slider("Seconds per model", 5, 60, 20, key="memory-lab-seconds",
                         help="The equal wall-time budget each model trains for")
-    seed = c3.number_input("Seed", 0, 10_000, 0, key="memory-seed")
+    seed = c3.number_input("Seed", 0, 10_000, 0, key="memory-lab-seed")
     archs = st.multiselect("Models", list(lab.ARCHS), default=list(lab.ARCHS), format_func=NAMES.get,
-                           key="memory-models")
-    extra = st.text_input("Distances to test (optional)", key="memory-eval",
-                          placeholder=f"default: {', '.join(str(d) for d in EVAL_POINTS if d < longest)}, {longest}",
+                           key="memory-lab-models")
+    extra = st.text_input("Distances to test (optional)", key="memory-lab-eval",
+                          placeholder=f"default: {', '.join(map(str, lab.default_distances(longest)))}",
                           help="Comma-separated whole numbers, each at most the longest distance")
-    clip = st.checkbox("Also rerun the clipping on/off experiment (10 s)", value=True, key="memory-clip")
-    if st.button("Train", key="memory-train", type="primary", icon=":material/play_arrow:", disabled=busy):
+    clip = st.checkbox(f"Also rerun the clipping on/off experiment ({lab.PAGE_CLIP_SECONDS:g} s)", value=True,
+                       key="memory-lab-clip")
+    if st.button("Train", key="memory-lab-train", type="primary", icon=":material/play_arrow:", disabled=busy(JOB)):
         try:
-            if not archs:
-                raise SeqcoreError("choose at least one model to train")
-            distances = (lab.parse_distances(extra, max_distance=longest) if extra.strip()
-                         else [d for d in EVAL_POINTS if d < longest] + [longest])
-            cfg = lab.LabConfig(distances=tuple(sorted(set(distances) | {longest})), seconds=float(seconds),
-                                seed=int(seed), archs=tuple(archs), clip_seconds=10.0 if clip else 0.0)
+            cfg = lab.page_config(longest, seconds, seed, archs, extra, clip)
         except SeqcoreError as e:
             st.error(f"{e}. Change the inputs above and press Train again.")
-            cfg = None
-        if cfg is not None:
-            st.session_state.pop("memory-stored", None)
-            command = (f"seqcore memory-lab --distances {','.join(map(str, cfg.distances))} --seconds {seconds} "
-                       f"--seed {cfg.seed} --models {','.join(cfg.archs)} --clip-seconds {cfg.clip_seconds:g}")
-            start_job(JOB, lambda on_progress, stop: lab.run_lab(cfg, on_progress=on_progress, stop=stop,
-                                                                  command=command)[0], name="memory-lab")
-    job = st.session_state.get(JOB)
-    if job is not None and job.running:  # the 1 s fragment only while a run is live, not on every idle tab
+        else:
+            start_job(JOB, lambda on_progress, stop: lab.train(cfg, on_progress=on_progress, stop=stop)[0].results,
+                      name="memory-lab")
+    if busy(JOB):  # the 1 s fragment only while a run is live, not on every idle tab
         now_training()
     show_job(JOB, kept="the models trained so far are scored and shown as a new run; earlier runs are unchanged")
 
@@ -97,12 +73,10 @@ def keep_finished_run() -> None:
 
     Runs before the results radio is drawn, so it may still set which run the radio shows.
     """
-    job = st.session_state.get(JOB)
-    if trained(job) is None or st.session_state.get("memory-stored") is job:
-        return
-    st.session_state.setdefault(RUNS, []).append(job.result)
-    st.session_state["memory-stored"] = job
-    st.session_state["memory-view"] = len(st.session_state[RUNS])  # show the new run
+    result = adopt(JOB)
+    if result is not None:
+        st.session_state.setdefault(RUNS, []).append(result)
+        st.session_state["memory-lab-view"] = len(st.session_state[RUNS])  # show the new run
 
 
 def show_results(res: dict, shipped: dict | None) -> None:
@@ -113,17 +87,17 @@ def show_results(res: dict, shipped: dict | None) -> None:
                f"({res['task_config']['n_values']} values) · held-out sequences use another seed")
     compare = None
     if shipped is not None and res is not shipped:
-        compare = shipped if st.toggle("Show the shipped default run dotted", key="memory-compare") else None
-    st.plotly_chart(accuracy_figure(res, compare), key="memory-accuracy")
+        compare = shipped if st.toggle("Show the shipped default run dotted", key="memory-lab-compare") else None
+    st.plotly_chart(accuracy_figure(res, compare), key="memory-lab-accuracy")
     rows = lab.summary(res)
     for row in rows:
         row["model"] = NAMES[row["model"]]
         below = row["below 90% at"]  # one type per column: Arrow cannot hold ints and text together
         row["below 90% at"] = f"{below}" if below is not None else "never (in range)"
-    st.dataframe(rows, hide_index=True, key="memory-table")
+    st.dataframe(rows, hide_index=True, key="memory-lab-table")
     left, right = st.columns(2)
-    left.plotly_chart(grad_norm_figure(res), key="memory-gradnorm")
-    right.plotly_chart(loss_curves_figure(res), key="memory-loss")
+    left.plotly_chart(grad_norm_figure(res), key="memory-lab-gradnorm")
+    right.plotly_chart(loss_curves_figure(res), key="memory-lab-loss")
     st.caption("Left: the norm of the answer's loss gradient with respect to each input embedding, averaged over "
                "64 held-out sequences at the longest distance; dotted = the same model before training. "
                "Gaps are gradients that underflowed to exactly 0.")
@@ -139,8 +113,8 @@ def show_results(res: dict, shipped: dict | None) -> None:
                    f"(chance {res['chance']:.1%}).")
         norm_fig, loss_fig = clipping_figures(clipping)
         a, b = st.columns(2)
-        a.plotly_chart(norm_fig, key="memory-clip-norm")
-        b.plotly_chart(loss_fig, key="memory-clip-loss")
+        a.plotly_chart(norm_fig, key="memory-lab-clip-norm")
+        b.plotly_chart(loss_fig, key="memory-lab-clip-loss")
 
 
 def _fmt(v: float | None) -> str:
@@ -181,9 +155,9 @@ keep_finished_run()
 runs = st.session_state.get(RUNS, [])
 choices = ([0] if shipped is not None else []) + list(range(1, len(runs) + 1))
 if choices:
-    if st.session_state.get("memory-view") not in choices:
-        st.session_state["memory-view"] = choices[-1] if runs else choices[0]
-    view = st.radio("Results", choices, key="memory-view", horizontal=True,
+    if st.session_state.get("memory-lab-view") not in choices:
+        st.session_state["memory-lab-view"] = choices[-1] if runs else choices[0]
+    view = st.radio("Results", choices, key="memory-lab-view", horizontal=True,
                     format_func=lambda i: "Shipped default" if i == 0 else f"Your run {i}")
     current = shipped if view == 0 else runs[view - 1]
     show_results(current, shipped)

@@ -599,10 +599,10 @@ MEMORY_CASES = {
 def test_memory_lab_bad_distances(memory_app, case):
     at = memory_app
     text, words = MEMORY_CASES[case]
-    at.text_input(key="memory-eval").set_value(text).run()
-    at.button(key="memory-train").click().run()
+    at.text_input(key="memory-lab-eval").set_value(text).run()
+    at.button(key="memory-lab-train").click().run()
     assert not at.exception, at.exception
     assert said(at, *words, "press Train again"), messages(at)
     assert all(len(m) < 600 for m in messages(at))  # the message quotes the input, not all of it
-    assert "memory-job" not in at.session_state  # nothing started
-    assert any("memory-accuracy" in cid for cid in charts(at))  # the shipped curves are still drawn
+    assert "memory-lab-job" not in at.session_state  # nothing started
+    assert any("memory-lab-accuracy" in cid for cid in charts(at))  # the shipped curves are still drawn

@@ -373,20 +373,20 @@ def test_memory_lab_training_fault_keeps_the_earlier_runs(memory_app, monkeypatc
 
     at = memory_app
     earlier = json.loads((shipped_dir() / "memory_lab_default.json").read_text())
-    at.session_state["memory-runs"] = [earlier]
+    at.session_state["memory-lab-runs"] = [earlier]
     at.run()
     interrupt(monkeypatch, lab, how, max_steps=6)
-    at.multiselect(key="memory-models").set_value(["rnn"])
-    at.slider(key="memory-distance").set_value(10)
-    at.slider(key="memory-seconds").set_value(5)
-    at.checkbox(key="memory-clip").uncheck()
-    at.button(key="memory-train").click().run()
-    finish(at, "memory-job")
+    at.multiselect(key="memory-lab-models").set_value(["rnn"])
+    at.slider(key="memory-lab-distance").set_value(10)
+    at.slider(key="memory-lab-seconds").set_value(5)
+    at.checkbox(key="memory-lab-clip").uncheck()
+    at.button(key="memory-lab-train").click().run()
+    finish(at, "memory-lab-job")
     assert said_about(at, how), messages(at)
-    runs = at.session_state["memory-runs"]
+    runs = at.session_state["memory-lab-runs"]
     assert runs[0] is earlier and len(runs) == (2 if how == "stop" else 1)
-    at.radio(key="memory-view").set_value(1).run()  # the earlier run is still there to look at
-    assert not at.exception and any("memory-accuracy" in c.proto.id for c in at.get("plotly_chart"))
+    at.radio(key="memory-lab-view").set_value(1).run()  # the earlier run is still there to look at
+    assert not at.exception and any("memory-lab-accuracy" in c.proto.id for c in at.get("plotly_chart"))
 
 
 # ================================================================ a corrupt shipped checkpoint

@@ -24,7 +24,7 @@ def test_first_visit_shows_the_shipped_curves(lab_page):
     at = lab_page
     assert SHIPPED.exists(), "the shipped default results are part of the repo"
     assert not at.error
-    assert at.radio(key="memory-view").value == 0
+    assert at.radio(key="memory-lab-view").value == 0
     figs = figures(at)
     acc = figs["Recall accuracy on held-out sequences"]
     shipped = json.loads(SHIPPED.read_text())
@@ -43,42 +43,42 @@ def test_first_visit_shows_the_shipped_curves(lab_page):
 
 def test_bad_distances_and_no_model_show_errors_not_tracebacks(lab_page):
     at = lab_page
-    at.text_input(key="memory-eval").set_value("10, ten").run()
-    at.button(key="memory-train").click().run()
+    at.text_input(key="memory-lab-eval").set_value("10, ten").run()
+    at.button(key="memory-lab-train").click().run()
     assert not at.exception
     assert any("whole numbers" in e.value for e in at.error)
-    assert at.session_state["memory-eval"] == "10, ten"  # the user's text is kept to fix
-    at.text_input(key="memory-eval").set_value("").run()
-    at.multiselect(key="memory-models").set_value([]).run()
-    at.button(key="memory-train").click().run()
+    assert at.session_state["memory-lab-eval"] == "10, ten"  # the user's text is kept to fix
+    at.text_input(key="memory-lab-eval").set_value("").run()
+    at.multiselect(key="memory-lab-models").set_value([]).run()
+    at.button(key="memory-lab-train").click().run()
     assert any("choose at least one model" in e.value for e in at.error)
-    assert "memory-job" not in at.session_state
+    assert "memory-lab-job" not in at.session_state
 
 
 def test_live_run_trains_and_is_kept_beside_the_shipped_one(lab_page):
     at = lab_page
-    at.slider(key="memory-distance").set_value(10).run()
-    at.slider(key="memory-seconds").set_value(5).run()
-    at.multiselect(key="memory-models").set_value(["rnn"]).run()
-    at.checkbox(key="memory-clip").set_value(False).run()
-    at.button(key="memory-train").click().run()
+    at.slider(key="memory-lab-distance").set_value(10).run()
+    at.slider(key="memory-lab-seconds").set_value(5).run()
+    at.multiselect(key="memory-lab-models").set_value(["rnn"]).run()
+    at.checkbox(key="memory-lab-clip").set_value(False).run()
+    at.button(key="memory-lab-train").click().run()
     assert not at.exception, at.exception
-    job = at.session_state["memory-job"]
+    job = at.session_state["memory-lab-job"]
     assert job.wait(60) and job.error is None, job.error
     at.run()
     assert not at.exception, at.exception
-    assert at.radio(key="memory-view").value == 1
-    assert at.radio(key="memory-view").options == ["Shipped default", "Your run 1"]
-    result = at.session_state["memory-runs"][0]
+    assert at.radio(key="memory-lab-view").value == 1
+    assert at.radio(key="memory-lab-view").options == ["Shipped default", "Your run 1"]
+    result = at.session_state["memory-lab-runs"][0]
     assert result["distances"] == [5, 10] and list(result["models"]) == ["rnn"]
     assert result["command"] == "seqcore memory-lab --distances 5,10 --seconds 5 --seed 0 --models rnn --clip-seconds 0"
     acc = figures(at)["Recall accuracy on held-out sequences"]
     assert [t["name"] for t in acc["data"]] == ["vanilla RNN"]
-    at.toggle(key="memory-compare").set_value(True).run()
+    at.toggle(key="memory-lab-compare").set_value(True).run()
     names = [t["name"] for t in figures(at)["Recall accuracy on held-out sequences"]["data"]]
     assert "LSTM (shipped)" in names
-    at.radio(key="memory-view").set_value(0).run()  # the shipped run is still there
-    assert len(at.session_state["memory-runs"]) == 1
+    at.radio(key="memory-lab-view").set_value(0).run()  # the shipped run is still there
+    assert len(at.session_state["memory-lab-runs"]) == 1
 
 
 def test_corrupt_or_missing_shipped_results_say_what_to_do(app, tmp_path, monkeypatch):
@@ -90,4 +90,4 @@ def test_corrupt_or_missing_shipped_results_say_what_to_do(app, tmp_path, monkey
     app.run()
     assert not app.exception
     assert any("unreadable" in e.value and "rebuild it" in e.value for e in app.error)
-    assert app.button(key="memory-train")  # training still offered
+    assert app.button(key="memory-lab-train")  # training still offered

@@ -5,7 +5,7 @@
 stdout gets a compact summary (accuracy per model and distance, chance level, where each model
 first falls below 90%); --out writes the full results (curves, gradient norms, clipping runs) that
 the memory lab page draws. --save-transformer DIR also keeps the trained Transformer as a checkpoint
-so the attention explorer can open it.
+(DIR/memory-transformer) so the attention explorer can open it.
 """
 
 from __future__ import annotations
@@ -49,27 +49,28 @@ def add_train_args(p) -> None:
 
 def cmd_train_memory(args) -> dict:
     from seqcore.checkpoints import shipped_dir
+    from seqcore.tasks.memory_lab import RESULTS
 
     folder = Path(args.out_dir) if args.out_dir else shipped_dir()
     if folder.exists() and not folder.is_dir():
         raise InputError(f"--out must be a folder; {folder} is a file")
     folder.mkdir(parents=True, exist_ok=True)
-    args.out, args.save_transformer = str(folder / "memory_lab_default.json"), str(folder)
+    args.out, args.save_transformer = str(folder / RESULTS), str(folder)
     return cmd_memory_lab(args)
 
 
 def cmd_memory_lab(args) -> dict:
     from seqcore.tasks import memory_lab as lab
 
-    distances = lab.parse_distances(args.distances)
     archs = tuple(a.strip() for a in args.models.split(",") if a.strip())
     if args.out:
         out = Path(args.out)
         if out.is_dir() or not out.parent.exists():
             raise InputError(f"--out must be a file in an existing folder; got {args.out}")
-    cfg = lab.LabConfig(distances=tuple(distances), seconds=args.seconds, seed=args.seed, archs=archs,
-                        clip_seconds=args.clip_seconds)
-    results, models = lab.run_lab(cfg, on_progress=_print_progress, command=_command(args))
+    cfg = lab.Config(distances=tuple(lab.parse_distances(args.distances)), seconds=args.seconds, seed=args.seed,
+                     archs=archs, clip_seconds=args.clip_seconds, command=_command(args))
+    result, card = lab.train(cfg, on_progress=_print_progress)
+    results = result.results
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
     summary = {k: results[k] for k in ("task", "device", "seconds_per_model", "chance", "distances")}
@@ -80,8 +81,8 @@ def cmd_memory_lab(args) -> dict:
     if results["clipping"]:
         summary["clipping"] = {name: {"accuracy": r["accuracy"], "max_grad_norm": r["max_grad_norm"]}
                                for name, r in results["clipping"]["runs"].items()}
-    if args.save_transformer and "transformer" in models:
-        summary["checkpoint"] = str(lab.save_transformer(models["transformer"], results, Path(args.save_transformer)))
+    if args.save_transformer and "transformer" in result.models:
+        summary["checkpoint"] = str(lab.save(result, card, out=args.save_transformer))
     if args.out:
         summary["out"] = args.out
     return summary
