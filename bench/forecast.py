@@ -37,9 +37,9 @@ def run(seeds: int) -> tuple[list[dict], str]:
     shipped = {}
     for name in fc.NEURAL:
         with contextlib.suppress(CheckpointError):  # a missing checkpoint only drops its row
-            shipped[name] = fc.load_forecaster(f"forecast-goog-{name}")[0]
+            shipped[name] = fc.load(fc.default_name(name))[0]
     for h in HORIZONS:
-        cfg = fc.ForecastConfig(horizon=h)
+        cfg = fc.ForecastTaskConfig(horizon=h)
         folds = len(series) - h - train_rows + 1
         per_model: dict[str, list[dict]] = {}
         for seed in range(seeds):

@@ -250,8 +250,8 @@ def steps(only: list[str] | None = None) -> list[Step]:
     weights = ready["attention"]
 
     async def forecast(pg, n, t):
-        await pg.locator(".st-key-fc-shock input[type='range']").focus()
-        return await timed(pg, lambda: pg.keyboard.press("ArrowRight"), ".st-key-fc-whatif-chart .main-svg", t)
+        await pg.locator(".st-key-forecast-shock input[type='range']").focus()
+        return await timed(pg, lambda: pg.keyboard.press("ArrowRight"), ".st-key-forecast-whatif-chart .main-svg", t)
 
     async def music(pg, n, t):
         box = pg.locator(".st-key-music_seed input")

@@ -50,7 +50,7 @@ def _attention_stem() -> str:
 def pages() -> list[tuple[str, str, str]]:
     return [
         ("", "home", "h1:has-text('Sequence Studio')"),
-        ("forecast", "forecast", ".st-key-fc-chart .main-svg"),
+        ("forecast", "forecast", ".st-key-forecast-chart .main-svg"),
         ("music", "music", ".st-key-music_generate button"),
         ("sentiment", "sentiment", ".st-key-sent-result [data-testid='stDataFrame']"),
         ("captioning", "captioning", ".st-key-cap-overlay-lstm img"),
@@ -183,15 +183,15 @@ def idle(pg) -> None:
 # One entry per main action: (label, page path, setup(pg), run(pg, i) -> seconds)
 def actions(stem: str) -> list[tuple[str, str, Callable]]:
     def forecast_whatif(pg, i):
-        slider = pg.locator(".st-key-fc-shock input[type='range']")
+        slider = pg.locator(".st-key-forecast-shock input[type='range']")
         slider.focus()
-        return timed_action(pg, lambda: pg.keyboard.press("ArrowRight"), ".st-key-fc-whatif-chart .main-svg")
+        return timed_action(pg, lambda: pg.keyboard.press("ArrowRight"), ".st-key-forecast-whatif-chart .main-svg")
 
     def forecast_horizon(pg, i):
-        slider = pg.locator(".st-key-fc-horizon input[type='range']")
+        slider = pg.locator(".st-key-forecast-horizon input[type='range']")
         slider.focus()
         key = "ArrowLeft" if i % 2 == 0 else "ArrowRight"
-        return timed_action(pg, lambda: pg.keyboard.press(key), ".st-key-fc-chart .main-svg")
+        return timed_action(pg, lambda: pg.keyboard.press(key), ".st-key-forecast-chart .main-svg")
 
     def music_generate(pg, i):
         box = pg.locator(".st-key-music_seed input")
@@ -382,7 +382,7 @@ def main() -> None:
         "count (the start-up row times the server from launch to a healthy /_stcore/health); "
         f"warm rows are medians of {args.repeats} runs, each in a new browser session (first render) or with a "
         "new input (actions: new shock, horizon, seed, text or scene), after one untimed warm-up.\n\n"
-        "Main elements: home `h1 Sequence Studio`; forecast `.st-key-fc-chart` plot; music the Generate button "
+        "Main elements: home `h1 Sequence Studio`; forecast `.st-key-forecast-chart` plot; music the Generate button "
         "(no tune until asked); sentiment `.st-key-sent-result` table; captioning `.st-key-cap-overlay-lstm` "
         "image; attention the layer-0 head-0 weights plot; memory lab `.st-key-memory-lab-accuracy` plot.\n\n"
         + markdown_table(rows)

@@ -110,9 +110,9 @@ def cases(quick: bool) -> list[tuple[str, str, object, object]]:
     out = []
     goog = load_goog()
     for kind in ("lstm", "transformer"):
-        cfg = forecasting.ForecastConfig(model=kind)
-        out.append(("forecast", f"{kind} (ForecastConfig defaults: lookback 30, horizon 20, hidden 32, batch 64)",
-                    forecasting, lambda cfg=cfg: forecasting.make_forecaster(cfg, goog.kind).fit(goog.values)))
+        cfg = forecasting.ForecastTaskConfig(model=kind)
+        out.append(("forecast", f"{kind} (ForecastTaskConfig defaults: lookback 30, horizon 20, hidden 32, batch 64)",
+                    forecasting, lambda cfg=cfg: forecasting.build(cfg, goog.kind).fit(goog.values)))
     corpus = load_corpus()
     for kind in music.KINDS:
         card = music.load_lm(kind).card

@@ -1,17 +1,22 @@
-"""Plotly figures for the forecasting page: forecast fan, backtest against actuals, what-if scenario."""
+"""Figures for the forecasting page: forecast fan, backtest against actuals, what-if scenario, the Streamlit
+drawing of each section's results (chart, table, verdicts, CSV download), and the page's lecture.
+
+Not a page (leading underscore). Drawing only: the numbers come from seqcore.tasks.forecasting.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
+import streamlit as st
 
+from pages._shared import how_it_works, safe_filename
 from seqcore.data.prices import PriceSeries
-from seqcore.tasks.forecasting import BacktestResult, Forecast
+from seqcore.tasks.forecasting import LABELS, BacktestResult, Forecast
 
 COLORS = {"naive": "#7f7f7f", "drift": "#bcbd22", "seasonal_naive": "#8c564b", "linear": "#9467bd",
           "lstm": "#1f77b4", "transformer": "#d62728"}
-LABELS = {"naive": "naive (random walk)", "drift": "drift", "seasonal_naive": "seasonal naive", "linear": "linear AR",
-          "lstm": "LSTM", "transformer": "Transformer"}
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -82,3 +87,63 @@ def whatif_figure(series: PriceSeries, scenario_values: np.ndarray, base: Foreca
                       title=f"What-if with {LABELS.get(base.model, base.model)}: scenario vs base",
                       legend=dict(orientation="h", y=-0.15))
     return fig
+
+
+def show_forecasts(series: PriceSeries, forecasts: dict[str, Forecast], horizon: int) -> None:
+    """The forecast chart, the quantiles as a table, and the table as a CSV download."""
+    st.plotly_chart(forecast_figure(series, list(forecasts.values()), tail=max(120, 5 * horizon)),
+                    key="forecast-chart")
+    table = pd.DataFrame({"date": next(iter(forecasts.values())).dates.date})
+    for n, f in forecasts.items():
+        for q in ("p10", "p50", "p90"):
+            table[f"{n}_{q}"] = getattr(f, q)
+    st.dataframe(table, hide_index=True, key="forecast-table", height=220)
+    st.download_button("Download forecast CSV", table.to_csv(index=False).encode(), key="forecast-csv",
+                       file_name=safe_filename(f"forecast-{series.name}.csv"), mime="text/csv")
+
+
+def show_backtest(series: PriceSeries, result: BacktestResult, horizon: int) -> None:
+    """Metrics table, the verdicts against the random walk, and the chart at a chosen number of steps ahead."""
+    for note in result.skipped.values():
+        st.info(note)
+    table = result.table().assign(model=lambda d: d["model"].map(LABELS))
+    st.dataframe(table, hide_index=True, key="forecast-bt-table",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
+    st.caption(f"{len(result.origins)} rolling origins from {result.origin_dates[0].date()} to "
+               f"{result.origin_dates[-1].date()}, every step 1..{horizon} scored; models fixed after learning "
+               f"from the first {result.train_rows} rows at most. MASE divides MAE by the in-sample one-step naive "
+               f"MAE, so 1.0 is the random walk one step ahead; coverage80 should be near 0.80.")
+    for verdict in result.verdicts():
+        (st.success if " beats the" in verdict else st.warning)(verdict)
+    step = st.slider("Steps ahead to plot", 1, horizon, horizon, key="forecast-bt-step") if horizon > 1 else 1
+    st.plotly_chart(backtest_figure(series, result, step), key="forecast-bt-chart")
+
+
+def show_whatif(series: PriceSeries, scenario_values: np.ndarray, base: Forecast, what_if: Forecast) -> None:
+    st.plotly_chart(whatif_figure(series, scenario_values, base, what_if), key="forecast-whatif-chart")
+    st.caption(f"{len(base.p50)} steps ahead: base median {base.p50[-1]:,.2f} ({base.p10[-1]:,.2f}.."
+               f"{base.p90[-1]:,.2f}); scenario median {what_if.p50[-1]:,.2f} ({what_if.p10[-1]:,.2f}.."
+               f"{what_if.p90[-1]:,.2f}).")
+
+
+def lecture() -> None:
+    """The "How it works" expander: the LSTM, attention and quantile-loss equations, problem shape and limits."""
+    how_it_works(
+        [r"r_t = \log\frac{y_t}{y_{t-1}}, \qquad z_t = \frac{r_t - \mu_{\text{train}}}{\sigma_{\text{train}}}",
+         r"f_t = \sigma(W_f[h_{t-1}, z_t] + b_f),\; i_t = \sigma(W_i[h_{t-1}, z_t] + b_i),\; "
+         r"o_t = \sigma(W_o[h_{t-1}, z_t] + b_o)",
+         r"c_t = f_t \odot c_{t-1} + i_t \odot \tanh(W_c[h_{t-1}, z_t] + b_c), \qquad h_t = o_t \odot \tanh(c_t)",
+         r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V",
+         r"\hat q_{\tau, h} = W h_T + b \quad (h = 1..H,\ \tau \in \{0.1, 0.5, 0.9\})",
+         r"L_\tau(y, \hat q) = \max\big(\tau (y - \hat q),\ (\tau - 1)(y - \hat q)\big)"],
+        "**Problem shape:** many-to-one in, many-out by a direct head: the encoder (LSTM, or a Transformer encoder "
+        "over the window) reads *lookback* standardised log returns (differences for temperatures) and one linear "
+        "layer outputs the 10/50/90% quantiles of the cumulative return 1..H steps ahead, trained with the pinball "
+        "loss; the band is then widened or narrowed so 80% of the validation windows fall inside it "
+        "(split-conformal). The mean and spread come from the training part only. **Baselines:** naive (last "
+        "value), drift (average past return), seasonal naive (one season back) and a ridge autoregression; their "
+        "bands come from the spread of past changes. **Backtest:** rolling origins over the last K dates, every "
+        "model fixed after learning from the rows before them.",
+        limits="daily prices are close to a random walk, so expect these models to tie the naive forecast at best, "
+               "and bands learned in one volatility regime are too wide or too narrow in another.",
+    )

@@ -72,37 +72,37 @@ USABLE_CSVS = ("shorter than lookback + horizon", "constant prices")  # read fin
 def forecast_app():
     """The forecast page after training a tiny LSTM in the session: it must survive every bad input."""
     at = open_page("forecast")
-    at.multiselect(key="fc-models").set_value(["lstm", "linear"]).run()
-    at.slider(key="fc-lookback").set_value(10).run()
-    at.number_input(key="fc-epochs").set_value(1).run()
-    at.selectbox(key="fc-hidden").set_value(8).run()
-    at.button(key="fc-train").click().run()
-    job = at.session_state["fc-job"]
+    at.multiselect(key="forecast-models").set_value(["lstm", "linear"]).run()
+    at.slider(key="forecast-lookback").set_value(10).run()
+    at.number_input(key="forecast-epochs").set_value(1).run()
+    at.selectbox(key="forecast-hidden").set_value(8).run()
+    at.button(key="forecast-train").click().run()
+    job = at.session_state["forecast-job"]
     assert job.wait(120) and job.error is None, job.error
     at.run()
     at.run()
-    assert "lstm" in at.session_state["fc-trained"]
-    assert "LSTM median" in trace_names(at, "fc-chart")
+    assert "lstm" in at.session_state["forecast-trained"]
+    assert "LSTM median" in trace_names(at, "forecast-chart")
     return at
 
 
 def _forecast_kept(at) -> None:
     """The session's LSTM is still there and still draws its forecast on the embedded GOOG fallback."""
     assert not at.exception, at.exception
-    assert "lstm" in at.session_state["fc-trained"]
-    assert "LSTM median" in trace_names(at, "fc-chart")
+    assert "lstm" in at.session_state["forecast-trained"]
+    assert "LSTM median" in trace_names(at, "forecast-chart")
 
 
 @pytest.mark.parametrize("case", list(CSV_CASES))
 def test_forecast_bad_csv(forecast_app, case):
     at = forecast_app
     data, words = CSV_CASES[case]
-    at.radio(key="fc-source").set_value("Upload CSV").run()
-    at.file_uploader(key="fc-upload").set_value((f"{case}.csv", data, "text/csv")).run()
+    at.radio(key="forecast-source").set_value("Upload CSV").run()
+    at.file_uploader(key="forecast-upload").set_value((f"{case}.csv", data, "text/csv")).run()
     assert not at.exception, at.exception
     assert said(at, *words), messages(at)
     if case in USABLE_CSVS:  # the file itself is read; the settings or the metrics do not fit it
-        at.file_uploader(key="fc-upload").set_value(None).run()
+        at.file_uploader(key="forecast-upload").set_value(None).run()
     else:
         assert said(at, "embedded GOOG"), messages(at)  # says what it shows instead
     _forecast_kept(at)
@@ -111,11 +111,11 @@ def test_forecast_bad_csv(forecast_app, case):
 def test_forecast_csv_over_the_widget_limit(forecast_app):
     """6 MB: the browser refuses it, but a client that skips the browser reaches the server (limit 50 MB)."""
     at = forecast_app
-    at.radio(key="fc-source").set_value("Upload CSV").run()
-    at.file_uploader(key="fc-upload").set_value(("big.csv", b"date,price\n" + b"2024-01-01,1\n" * (6 * MB // 13),
+    at.radio(key="forecast-source").set_value("Upload CSV").run()
+    at.file_uploader(key="forecast-upload").set_value(("big.csv", b"date,price\n" + b"2024-01-01,1\n" * (6 * MB // 13),
                                                  "text/csv")).run()
     assert said(at, "up to 5 MB", "embedded GOOG"), messages(at)
-    at.file_uploader(key="fc-upload").set_value(None).run()
+    at.file_uploader(key="forecast-upload").set_value(None).run()
     _forecast_kept(at)
 
 
@@ -131,23 +131,23 @@ ODD_BUT_FINE = {  # what spreadsheets write: read as meant, with a note when the
 def test_forecast_spreadsheet_csvs_just_work(forecast_app, case):
     at = forecast_app
     data, note = ODD_BUT_FINE[case]
-    at.radio(key="fc-source").set_value("Upload CSV").run()
-    at.file_uploader(key="fc-upload").set_value((f"{case}.csv", data, "text/csv")).run()
+    at.radio(key="forecast-source").set_value("Upload CSV").run()
+    at.file_uploader(key="forecast-upload").set_value((f"{case}.csv", data, "text/csv")).run()
     assert not at.exception and not at.error, messages(at)
     assert note is None or said(at, note), messages(at)
-    assert "naive (random walk) median" in trace_names(at, "fc-chart")
-    at.file_uploader(key="fc-upload").set_value(None).run()
+    assert "naive (random walk) median" in trace_names(at, "forecast-chart")
+    at.file_uploader(key="forecast-upload").set_value(None).run()
     _forecast_kept(at)
 
 
 def test_forecast_huge_csv_is_read_not_refused(forecast_app):
     """A 200,000-row file under the size limit works (baselines only: the session's LSTM is for GOOG)."""
     at = forecast_app
-    at.radio(key="fc-source").set_value("Upload CSV").run()
-    at.file_uploader(key="fc-upload").set_value(("huge.csv", _huge_csv(), "text/csv")).run()
+    at.radio(key="forecast-source").set_value("Upload CSV").run()
+    at.file_uploader(key="forecast-upload").set_value(("huge.csv", _huge_csv(), "text/csv")).run()
     assert not at.exception and not at.error, messages(at)
-    assert "naive (random walk) median" in trace_names(at, "fc-chart")
-    at.file_uploader(key="fc-upload").set_value(None).run()
+    assert "naive (random walk) median" in trace_names(at, "forecast-chart")
+    at.file_uploader(key="forecast-upload").set_value(None).run()
     _forecast_kept(at)
 
 
@@ -191,13 +191,13 @@ def test_forecast_live_failures(forecast_app, case, monkeypatch, tmp_path):
     ticker, downloader, words = LIVE_CASES[case]
     monkeypatch.setattr(live, "_download", downloader)
     at = forecast_app
-    at.radio(key="fc-source").set_value("Live (Yahoo Finance)").run()
-    at.text_input(key="fc-ticker").set_value(ticker).run()
-    at.button(key="fc-fetch").click().run()
+    at.radio(key="forecast-source").set_value("Live (Yahoo Finance)").run()
+    at.text_input(key="forecast-ticker").set_value(ticker).run()
+    at.button(key="forecast-fetch").click().run()
     assert not at.exception, at.exception
     assert said(at, *words), messages(at)
     if case == "too few rows":  # a real answer that is too short for the settings: go back to GOOG
-        at.radio(key="fc-source").set_value("Embedded").run()
+        at.radio(key="forecast-source").set_value("Embedded").run()
     else:
         assert said(at, "embedded GOOG"), messages(at)
     _forecast_kept(at)
@@ -504,7 +504,7 @@ def test_forecast_broken_shipped_checkpoint(shipped, how):
     at = open_page("forecast")
     assert not at.exception, at.exception
     assert said(at, *words), messages(at)
-    names = trace_names(at, "fc-chart")
+    names = trace_names(at, "forecast-chart")
     assert "Transformer median" in names and "naive (random walk) median" in names  # the rest still works
     assert any("press Train" in c.value for c in at.caption)
 

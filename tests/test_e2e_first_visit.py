@@ -22,7 +22,7 @@ def test_first_visit_to_a_page_url_gets_the_app_navigation(browser):
                 page = ctx.new_page()
                 page.set_default_timeout(60_000)
                 goto(page, f"{url}/forecast")
-                page.locator(".st-key-fc-chart").first.wait_for(state="visible")
+                page.locator(".st-key-forecast-chart").first.wait_for(state="visible")
                 assert page.title() == "Sequence Studio"
                 links = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
                 assert [t.split("\n")[-1].strip() for t in links] == TITLES

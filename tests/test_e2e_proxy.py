@@ -60,17 +60,17 @@ def test_a_trained_model_survives_reruns_through_the_proxy(proxy, browser):
     ctx, page = open_home(browser, url)
     replica = replica_of(page)
     goto(page, f"{url}/forecast")
-    epochs = page.locator(".st-key-fc-epochs input")
+    epochs = page.locator(".st-key-forecast-epochs input")
     epochs.fill("2")
     epochs.press("Enter")
     wait_idle(page)
-    page.locator(".st-key-fc-train button").click()
-    page.locator(".st-key-fc-download-lstm").wait_for(timeout=180_000)  # the session-trained LSTM
+    page.locator(".st-key-forecast-train button").click()
+    page.locator(".st-key-forecast-download-lstm").wait_for(timeout=180_000)  # the session-trained LSTM
     for value in ("3", "4"):  # reruns of the same session, over the same websocket and replica
         epochs.fill(value)
         epochs.press("Enter")
         wait_idle(page)
-        page.locator(".st-key-fc-download-lstm[data-stale='false']").wait_for()  # still there after the rerun
+        page.locator(".st-key-forecast-download-lstm[data-stale='false']").wait_for()  # still there after the rerun
     assert page.locator("[data-testid='stException']").count() == 0
     page.get_by_role("link", name="Home").first.click()
     wait_idle(page)

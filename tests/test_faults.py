@@ -139,10 +139,10 @@ def forecast_app():
 
 
 def fetch(at, ticker: str = "AAPL", period: str = "5y"):
-    at.radio(key="fc-source").set_value("Live (Yahoo Finance)").run()
-    at.text_input(key="fc-ticker").set_value(ticker)
-    at.selectbox(key="fc-period").set_value(period)
-    at.button(key="fc-fetch").click().run()
+    at.radio(key="forecast-source").set_value("Live (Yahoo Finance)").run()
+    at.text_input(key="forecast-ticker").set_value(ticker)
+    at.selectbox(key="forecast-period").set_value(period)
+    at.button(key="forecast-fetch").click().run()
     assert not at.exception, at.exception
     return at
 
@@ -152,8 +152,8 @@ def test_page_forecasts_the_rows_a_broken_off_download_gave_and_says_so(forecast
     at = fetch(forecast_app)
     assert said(at, "stopped part-way", "660 rows", "Fetch again"), messages(at)
     assert not at.error, [e.value for e in at.error]
-    assert chart(at, "fc-chart")["layout"]["title"]["text"] == "AAPL Close: forecast"  # the real rows, honestly
-    assert "naive (random walk) median" in trace_names(at, "fc-chart")
+    assert chart(at, "forecast-chart")["layout"]["title"]["text"] == "AAPL Close: forecast"  # the real rows, honestly
+    assert "naive (random walk) median" in trace_names(at, "forecast-chart")
     assert at.dataframe[1].value["model"].size  # the backtest ran on them
 
 
@@ -162,8 +162,8 @@ def test_page_falls_back_to_goog_when_the_download_broke_off_too_early(forecast_
     at = fetch(forecast_app, "TSLA")
     assert said(at, "stopped part-way", "60 rows"), messages(at)
     assert said(at, "TSLA Close has 60 rows", "need", "embedded GOOG closes meanwhile"), messages(at)
-    assert chart(at, "fc-chart")["layout"]["title"]["text"] == "GOOG Close: forecast"
-    assert {"LSTM median", "Transformer median"} <= set(trace_names(at, "fc-chart"))  # the shipped models still run
+    assert chart(at, "forecast-chart")["layout"]["title"]["text"] == "GOOG Close: forecast"
+    assert {"LSTM median", "Transformer median"} <= set(trace_names(at, "forecast-chart"))  # the shipped models still run
 
 
 def _reset_mid_download(*a):
@@ -189,7 +189,7 @@ def test_page_says_why_a_failed_download_failed_and_uses_goog(forecast_app, home
     monkeypatch.setattr(live, "_download", downloader)
     at = fetch(forecast_app, "AMZN")
     assert said(at, *words, "embedded GOOG"), messages(at)
-    assert chart(at, "fc-chart")["layout"]["title"]["text"] == "GOOG Close: forecast"
+    assert chart(at, "forecast-chart")["layout"]["title"]["text"] == "GOOG Close: forecast"
 
 
 @pytest.mark.parametrize("fault, words", [(_disk_full, "No space left"), (_read_only, "Read-only")])
@@ -199,10 +199,10 @@ def test_page_works_with_an_unwritable_cache_and_says_so(forecast_app, home, mon
     monkeypatch.setattr(live, "_download", lambda *a: calls.append(a) or (yf_frame(600), ""))
     at = fetch(forecast_app, "META")
     assert said(at, "could not write the cache", words), messages(at)
-    assert chart(at, "fc-chart")["layout"]["title"]["text"] == "META Close: forecast"
+    assert chart(at, "forecast-chart")["layout"]["title"]["text"] == "META Close: forecast"
     assert not live._cache_path("META", "5y", "1d").parent.exists() or not any(
         live._cache_path("META", "5y", "1d").parent.iterdir())
-    at.radio(key="fc-source").set_value("Embedded").run()
+    at.radio(key="forecast-source").set_value("Embedded").run()
     assert not at.exception and len(calls) == 1
 
 
@@ -265,26 +265,26 @@ def test_forecast_training_fault_keeps_the_previous_models(forecast_app, monkeyp
     from seqcore.tasks import forecasting as fc
 
     at = forecast_app
-    at.radio(key="fc-source").set_value("Embedded").run()
-    before = {n: fc.load_forecaster(f"forecast-goog-{n}")[0] for n in ("lstm", "transformer")}
-    at.session_state["fc-trained"] = dict(before)  # what this session trained earlier
-    at.multiselect(key="fc-models").set_value(["lstm", "transformer"]).run()
+    at.radio(key="forecast-source").set_value("Embedded").run()
+    before = {n: fc.load(fc.default_name(n))[0] for n in ("lstm", "transformer")}
+    at.session_state["forecast-trained"] = dict(before)  # what this session trained earlier
+    at.multiselect(key="forecast-models").set_value(["lstm", "transformer"]).run()
     assert any(c.value == "LSTM: trained in this session." for c in at.caption)
     interrupt(monkeypatch, fc, how)
-    at.button(key="fc-train").click().run()
-    finish(at, "fc-job")
+    at.button(key="forecast-train").click().run()
+    finish(at, "forecast-job")
     assert said_about(at, how), messages(at)
-    mine = at.session_state["fc-trained"]
+    mine = at.session_state["forecast-trained"]
     assert mine["transformer"] is before["transformer"]  # never started: the earlier one stays
     if how == "stop":  # the user kept what the LSTM learned up to the Stop, labelled as such
         assert mine["lstm"] is not before["lstm"] and mine["lstm"].stopped == "stop_flag"
     else:
         assert mine["lstm"] is before["lstm"]
-    assert {"LSTM median", "Transformer median"} <= set(trace_names(at, "fc-chart"))  # and both still forecast
+    assert {"LSTM median", "Transformer median"} <= set(trace_names(at, "forecast-chart"))  # and both still forecast
     assert any(c.value == "Transformer: trained in this session." for c in at.caption)
-    at.slider(key="fc-shock").set_value(-20).run()  # the what-if still re-forecasts
-    assert not at.exception and "scenario median" in trace_names(at, "fc-whatif-chart")
-    at.slider(key="fc-shock").set_value(0).run()
+    at.slider(key="forecast-shock").set_value(-20).run()  # the what-if still re-forecasts
+    assert not at.exception and "scenario median" in trace_names(at, "forecast-whatif-chart")
+    at.slider(key="forecast-shock").set_value(0).run()
 
 
 @pytest.fixture(scope="module")
@@ -402,16 +402,16 @@ def test_forecast_corrupt_checkpoint_offers_a_retrain(shipped, monkeypatch):
     broken = garble(shipped, "forecast-goog-lstm")
     at = open_page("forecast")
     assert said(at, "forecast-goog-lstm", "corrupt", "Press Retrain LSTM"), messages(at)
-    assert {"Transformer median", "naive (random walk) median"} <= set(trace_names(at, "fc-chart"))  # the rest works
-    assert "LSTM median" not in trace_names(at, "fc-chart")
+    assert {"Transformer median", "naive (random walk) median"} <= set(trace_names(at, "forecast-chart"))  # the rest works
+    assert "LSTM median" not in trace_names(at, "forecast-chart")
     interrupt(monkeypatch, fc, max_steps=4)
-    at.button(key="fc-retrain-lstm").click().run()
+    at.button(key="forecast-retrain-lstm").click().run()
     no_exception(at)
     assert said(at, "Retraining LSTM with the default settings"), messages(at)
-    finish(at, "fc-job")
-    model = at.session_state["fc-trained"]["lstm"]
+    finish(at, "forecast-job")
+    model = at.session_state["forecast-trained"]["lstm"]
     assert model.fit_series == "GOOG Close" and model.cfg.horizon == fc.MAX_HORIZON  # serves every horizon
-    assert "LSTM median" in trace_names(at, "fc-chart")
+    assert "LSTM median" in trace_names(at, "forecast-chart")
     assert any(c.value == "LSTM: trained in this session." for c in at.caption)
     assert not at.error and said(at, "forecast-goog-lstm", "Your session's LSTM", "in its place"), messages(at)
     assert (shipped / "forecast-goog-lstm.safetensors").read_bytes() == broken  # the shipped file is untouched
@@ -574,7 +574,7 @@ def test_sentiment_save_to_a_read_only_home_says_so_and_keeps_the_model(sentimen
 
 # The registry cannot read a corrupt card (nor tell its task), so it skips it: each page must still say so.
 CARD_CASES = {
-    "forecast": ("forecast-goog-lstm", "fc-retrain-lstm", None),
+    "forecast": ("forecast-goog-lstm", "forecast-retrain-lstm", None),
     "music": ("music-transformer", "music_retrain_transformer", ("music_model", "transformer")),
     "sentiment": ("sentiment-lstm", "sent-retrain-sentiment-lstm", None),
     "captioning": ("caption-lstm-shapes", "cap-retrain-lstm", None),

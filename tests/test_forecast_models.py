@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from seqcore.checkpoints import find_checkpoint, save_checkpoint
+from seqcore.checkpoints import find_checkpoint, info_at
 from seqcore.data.prices import PriceSeries, load_goog
 from seqcore.errors import InputError
-from seqcore.models.forecaster import ForecasterConfig, QuantileForecaster, pinball_loss
+from seqcore.models.forecaster import QuantileForecaster, QuantileForecasterConfig, pinball_loss
 from seqcore.tasks import forecasting as fc
 from seqcore.tasks.forecast_metrics import naive_scale, score
 
-TINY = fc.ForecastConfig(lookback=10, horizon=3, hidden=8, epochs=2, batch_size=64, season=5)
+TINY = fc.ForecastTaskConfig(lookback=10, horizon=3, hidden=8, epochs=2, batch_size=64, season=5)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_pinball_loss_and_quantiles_never_cross():
     assert float(pinball_loss(pred, target)) == pytest.approx(0.2 / 3)
     torch.manual_seed(0)
     for arch in ("lstm", "transformer"):
-        net = QuantileForecaster(ForecasterConfig(arch=arch, lookback=8, horizon=4, hidden=8, layers=1))
+        net = QuantileForecaster(QuantileForecasterConfig(arch=arch, lookback=8, horizon=4, hidden=8, layers=1))
         out = net(torch.randn(5, 8, 1) * 10)
         assert out.shape == (5, 4, 3)
         assert (out[..., 0] <= out[..., 1]).all() and (out[..., 1] <= out[..., 2]).all()
@@ -68,10 +68,10 @@ def test_forecast_at_an_origin_ignores_values_after_it(goog, name):
     series = short(goog)
     origin = 250
     cfg = replace(TINY, model=name)
-    a = fc.make_forecaster(cfg, "price").fit(series.values[: origin + 1]).predict(series.values[: origin + 1])
+    a = fc.build(cfg, "price").fit(series.values[: origin + 1]).predict(series.values[: origin + 1])
     changed = series.values.copy()
     changed[origin + 1:] *= 3.0
-    b = fc.make_forecaster(cfg, "price").fit(changed[: origin + 1]).predict(changed[: origin + 1])
+    b = fc.build(cfg, "price").fit(changed[: origin + 1]).predict(changed[: origin + 1])
     np.testing.assert_allclose(a, b)
     assert a.shape == (3, 3) and (a[:, 0] <= a[:, 1]).all() and (a[:, 1] <= a[:, 2]).all()
 
@@ -83,7 +83,7 @@ def test_backtest_fits_before_the_first_origin_and_scalers_see_only_training(goo
     assert r.train_rows == r.origins[0] + 1 == 300 - 3 - 19
     assert r.forecasts["lstm"].shape == (20, 3, 3) and r.actual.shape == (20, 3)
     # the LSTM's scaler: steps of its training windows only (validation windows excluded)
-    m = fc.make_forecaster(replace(TINY, model="lstm"), "price").fit(series.values[: r.train_rows])
+    m = fc.build(replace(TINY, model="lstm"), "price").fit(series.values[: r.train_rows])
     steps = np.diff(np.log(series.values[: r.train_rows]))
     assert m.transform.mu != pytest.approx(steps.mean())  # not the whole training part: validation excluded
     n_origins = r.train_rows - 10 - 3
@@ -96,7 +96,7 @@ def test_backtest_fits_before_the_first_origin_and_scalers_see_only_training(goo
 def test_backtest_reuses_a_model_only_when_it_has_not_seen_the_test(goog):
     series = short(goog)
     cfg = replace(TINY, model="linear")
-    peeked = fc.make_forecaster(cfg, "price").fit(series.values, series_name=series.name)
+    peeked = fc.build(cfg, "price").fit(series.values, series_name=series.name)
     peeked.coef[:] = 0.0  # a reused model would forecast flat; a refit one would not
     r = fc.backtest(series, cfg, {"linear": peeked}, folds=10)
     assert not np.allclose(r.forecasts["linear"][..., 1], r.forecasts["naive"][..., 1])
@@ -104,7 +104,7 @@ def test_backtest_reuses_a_model_only_when_it_has_not_seen_the_test(goog):
 
 def test_seasonal_naive_repeats_the_last_season():
     v = np.tile([10.0, 11.0, 12.0, 13.0, 14.0], 20)
-    m = fc.make_forecaster(replace(TINY, model="seasonal_naive", horizon=7), "level").fit(v)
+    m = fc.build(replace(TINY, model="seasonal_naive", horizon=7), "level").fit(v)
     q = m.predict(v, 7)
     np.testing.assert_allclose(q[:, 1], [10, 11, 12, 13, 14, 10, 11])
     np.testing.assert_allclose(q[:, 0], q[:, 1])  # an exact season leaves no error spread
@@ -112,12 +112,12 @@ def test_seasonal_naive_repeats_the_last_season():
 
 def test_config_and_input_errors():
     with pytest.raises(InputError, match="horizon"):
-        fc.ForecastConfig(horizon=61).check()
+        fc.ForecastTaskConfig(horizon=61).check()
     with pytest.raises(InputError, match="season"):
-        fc.ForecastConfig(model="seasonal_naive").check()
+        fc.ForecastTaskConfig(model="seasonal_naive").check()
     with pytest.raises(InputError, match="at least"):
-        fc.make_forecaster(TINY, "price").fit(np.arange(1.0, 20.0))
-    m = fc.make_forecaster(replace(TINY, model="naive"), "price").fit(np.arange(1.0, 100.0))
+        fc.build(TINY, "price").fit(np.arange(1.0, 20.0))
+    m = fc.build(replace(TINY, model="naive"), "price").fit(np.arange(1.0, 100.0))
     with pytest.raises(InputError, match="retrain"):
         m.predict(np.arange(1.0, 100.0), 10)
 
@@ -139,7 +139,7 @@ def test_scenarios():
 
 def test_what_if_reforecast_uses_the_trained_model_without_retraining(goog):
     series = short(goog)
-    m = fc.make_forecaster(replace(TINY, model="lstm"), "price").fit(series.values)
+    m = fc.build(replace(TINY, model="lstm"), "price").fit(series.values)
     before = {k: v.clone() for k, v in m.net.state_dict().items()}
     base = fc.forecast(m, series)
     shocked = fc.forecast(m, series, history=fc.scenario(series.values, "price", shock=-0.3))
@@ -147,22 +147,79 @@ def test_what_if_reforecast_uses_the_trained_model_without_retraining(goog):
     assert all(torch.equal(before[k], v) for k, v in m.net.state_dict().items())
 
 
-def test_checkpoint_round_trip_and_attention_probe(goog, tmp_path, monkeypatch):
+def test_train_save_load_round_trip_and_attention_probe(goog, tmp_path, monkeypatch):
     monkeypatch.setenv("SEQCORE_HOME", str(tmp_path))
-    series = short(goog)
-    m = fc.make_forecaster(replace(TINY, model="transformer", hidden=8, heads=2), "price").fit(
-        series.values, series_name="GOOG Close")
-    card = fc.model_card(m, series, {"h1_mase": 1.0})
-    assert "transformer" in card["arch"] and card["task"] == "forecast"
-    save_checkpoint(m.net, card, tmp_path / "checkpoints" / "forecast-test-transformer", half=False)
-    loaded, _ = fc.load_forecaster("forecast-test-transformer")
-    np.testing.assert_allclose(loaded.predict(series.values), m.predict(series.values), rtol=1e-5)
+    cfg = replace(TINY, model="transformer", hidden=8, heads=2, train_rows=300)  # the first 300 GOOG closes
+    m, card = fc.train(cfg)
+    assert "transformer" in card["arch"] and card["task"] == "forecast" and m.card is card
+    assert card["data"]["train_rows"] == 300 and card["data"]["test_rows"] == len(goog) - 300
+    assert card["metrics"]["h1_n_origins"] == len(goog) - 300 and "h5_mase" not in card["metrics"]  # horizon 3
+    fc.save(m, card, "forecast-test-transformer")
+    loaded, loaded_card = fc.load("forecast-test-transformer")
+    assert loaded_card["dtype"] == "float16" and loaded.fit_rows == 300 and loaded.fit_series == "GOOG Close"
+    np.testing.assert_allclose(loaded.predict(goog.values), m.predict(goog.values), rtol=1e-5)
+    assert fc.evaluate(loaded) == card["metrics"]  # train rounded the weights as save stores them
     from seqcore.tasks.probe import probe_for
 
     probe = probe_for(find_checkpoint("forecast-test-transformer"))
     out = probe.model(probe.x, probe.context, return_attention=True)
     assert probe.x.shape == (1, 10, 1) and len(probe.tokens) == 10 and probe.tokens[-1] == "2013-03-01"
     assert out.attentions[0].shape == (1, 2, 10, 10)
+
+
+def test_evaluate_reproduces_the_shipped_cards():
+    for name in ("forecast-goog-lstm", "forecast-goog-transformer"):
+        model, card = fc.load(name)
+        assert fc.evaluate(model) == card["metrics"]
+        short = fc.evaluate(model, limit=16)
+        assert short["h20_n_origins"] == 16 and set(short) == set(card["metrics"])
+
+
+def test_best_name_is_the_lowest_held_out_mase(tmp_path, monkeypatch):
+    from seqcore.checkpoints import list_checkpoints
+
+    monkeypatch.setenv("SEQCORE_HOME", str(tmp_path))
+    cards = {c.name: c.card["metrics"][fc.BEST_METRIC] for c in list_checkpoints("forecast")}
+    assert fc.best_name() == min(cards, key=cards.get)
+    assert fc.load()[1]["name"] == fc.best_name()
+
+
+def test_train_models_names_each_model_and_numbers_steps_on(goog):
+    cfgs = [replace(TINY, model=m, train_rows=300, epochs=1) for m in ("lstm", "transformer")]
+    seen = []
+    out = fc.train_models(cfgs, on_progress=seen.append, command="a test")
+    assert list(out) == ["lstm", "transformer"] and all(m.card["command"] == "a test" for m in out.values())
+    assert [p.model for p in seen] == ["LSTM"] * len(out["lstm"].history) + ["Transformer"] * len(
+        out["transformer"].history)
+    steps = [p.step for p in seen]
+    assert steps == sorted(steps) and steps[-1] == out["lstm"].history[-1].step + out["transformer"].history[-1].step
+
+
+def test_a_users_series_trains_from_the_config_alone(goog, tmp_path):
+    series = PriceSeries("my prices", goog.dates[:400], goog.values[:400].copy(), "price")
+    m, card = fc.train(replace(TINY, model="lstm", epochs=1, series=series))
+    assert card["data"]["series"] == "my prices" and card["data"]["train_rows"] == 320
+    assert card["config"]["forecast"]["dataset"] is None and "series" not in card["config"]["forecast"]
+    assert fc.evaluate(m, series=series) == card["metrics"]
+    path = fc.save(m, card, out=tmp_path)
+    assert path.name == "forecast-my-lstm.safetensors"
+    loaded, _ = fc.load(info_at(path.with_suffix("")))
+    with pytest.raises(InputError, match="not stored"):
+        fc.evaluate(loaded)  # the user's series is not kept with the model: evaluate says what to pass
+    assert fc.evaluate(loaded, series=series) == card["metrics"]
+    with pytest.raises(InputError, match="not the series"):
+        fc.evaluate(loaded, series=goog)
+
+
+def test_zip_download_is_what_save_writes(goog, tmp_path):
+    import io
+    import zipfile
+
+    from seqcore.checkpoints import zip_bytes
+
+    m, card = fc.train(replace(TINY, model="lstm", epochs=1, train_rows=300))
+    names = zipfile.ZipFile(io.BytesIO(zip_bytes(fc.save, m, card, "forecast-mine-lstm"))).namelist()
+    assert sorted(names) == ["forecast-mine-lstm.json", "forecast-mine-lstm.safetensors"]
 
 
 def test_level_series_forecast_in_degrees():
@@ -179,7 +236,7 @@ def test_level_series_forecast_in_degrees():
 @pytest.mark.slow
 def test_default_lstm_ties_or_beats_the_random_walk_on_held_out_goog(goog):
     """The shipped recipe, retrained: within 2% of naive MASE at h=5 and a sane 80% band."""
-    cfg = fc.ForecastConfig(model="lstm", horizon=5)
+    cfg = fc.ForecastTaskConfig(model="lstm", horizon=5)
     train_rows = int(len(goog) * 0.8)
     r = fc.backtest(goog, cfg, ["lstm"], folds=len(goog) - 5 - train_rows + 1)
     assert r.metrics["lstm"]["mase"] <= 1.02 * r.metrics["naive"]["mase"]

@@ -14,43 +14,43 @@ PAGE = "pages/forecast.py"
 def test_default_flow_uses_shipped_models_backtest_and_what_if():
     at = open_page(PAGE)
     assert not at.error, [e.value for e in at.error]
-    names = [t.get("name") for t in chart(at, "fc-chart")["data"]]
+    names = [t.get("name") for t in chart(at, "forecast-chart")["data"]]
     assert "LSTM median" in names and "Transformer median" in names and "naive (random walk) median" in names
     table = at.dataframe[1].value  # [0] is the forecast table
     assert {"naive (random walk)", "LSTM", "Transformer"} <= set(table["model"])
     assert (table["coverage80"].between(0, 1)).all()
     assert any("random walk" in s.value for s in [*at.success, *at.warning])
-    at.slider(key="fc-shock").set_value(-30).run()
+    at.slider(key="forecast-shock").set_value(-30).run()
     assert not at.exception and not at.error
-    names = [t.get("name") for t in chart(at, "fc-whatif-chart")["data"]]
+    names = [t.get("name") for t in chart(at, "forecast-whatif-chart")["data"]]
     assert "scenario median" in names and "scenario history" in names
-    at.number_input(key="fc-edit-n").set_value(3).run()
+    at.number_input(key="forecast-edit-n").set_value(3).run()
     assert not at.exception and not at.error
 
 
 def test_training_a_small_lstm_in_the_session():
     at = open_page(PAGE)
-    at.multiselect(key="fc-models").set_value(["lstm", "linear"]).run()
-    at.slider(key="fc-lookback").set_value(10).run()
-    at.number_input(key="fc-epochs").set_value(1).run()
-    at.selectbox(key="fc-hidden").set_value(8).run()
+    at.multiselect(key="forecast-models").set_value(["lstm", "linear"]).run()
+    at.slider(key="forecast-lookback").set_value(10).run()
+    at.number_input(key="forecast-epochs").set_value(1).run()
+    at.selectbox(key="forecast-hidden").set_value(8).run()
     assert any("press Train" in c.value for c in at.caption)
-    at.button(key="fc-train").click().run()
-    job = at.session_state["fc-job"]
+    at.button(key="forecast-train").click().run()
+    job = at.session_state["forecast-job"]
     assert job.wait(120) and job.error is None
     assert {p.model for p in job.snapshot()} == {"LSTM"}  # the shared panel names the model in training
     at.run()
     at.run()  # the finished job's models move into the session, then the page redraws with them
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert "lstm" in at.session_state["fc-trained"]
-    names = [t.get("name") for t in chart(at, "fc-chart")["data"]]
+    assert "lstm" in at.session_state["forecast-trained"]
+    names = [t.get("name") for t in chart(at, "forecast-chart")["data"]]
     assert "LSTM median" in names and "linear AR median" in names
     assert at.get("download_button")  # forecast CSV and the trained model
 
 
 def _upload(at, data: bytes, name="prices.csv"):
-    at.radio(key="fc-source").set_value("Upload CSV").run()
-    at.file_uploader(key="fc-upload").set_value((name, data, "text/csv")).run()
+    at.radio(key="forecast-source").set_value("Upload CSV").run()
+    at.file_uploader(key="forecast-upload").set_value((name, data, "text/csv")).run()
     return at
 
 
@@ -75,7 +75,7 @@ def test_bad_uploads_show_errors_and_fall_back(body, match):
     assert not at.exception
     assert any(match in e.value for e in at.error), [e.value for e in at.error]
     assert any("GOOG" in e.value for e in at.error)  # says what it shows instead
-    assert chart(at, "fc-chart")  # the embedded data still works
+    assert chart(at, "forecast-chart")  # the embedded data still works
 
 
 def test_short_upload_and_good_upload():
@@ -83,7 +83,7 @@ def test_short_upload_and_good_upload():
     assert any("need" in e.value and "rows" in e.value for e in at.error)
     at = _upload(open_page(PAGE), ("date,price\n" + "\n".join(_rows(400)) + "\n").encode())
     assert not at.error and not at.exception
-    assert chart(at, "fc-chart")["layout"]["title"]["text"].startswith("price")
+    assert chart(at, "forecast-chart")["layout"]["title"]["text"].startswith("price")
 
 
 def test_live_failures_show_the_reason_and_embedded_data(monkeypatch, tmp_path):
@@ -94,28 +94,28 @@ def test_live_failures_show_the_reason_and_embedded_data(monkeypatch, tmp_path):
 
     monkeypatch.setattr(live, "_download", offline)
     at = open_page(PAGE)
-    at.radio(key="fc-source").set_value("Live (Yahoo Finance)").run()
-    at.text_input(key="fc-ticker").set_value("AAPL").run()
-    at.button(key="fc-fetch").click().run()
+    at.radio(key="forecast-source").set_value("Live (Yahoo Finance)").run()
+    at.text_input(key="forecast-ticker").set_value("AAPL").run()
+    at.button(key="forecast-fetch").click().run()
     assert any("could not be reached" in e.value and "embedded GOOG" in e.value for e in at.error)
-    assert chart(at, "fc-chart")
-    at.text_input(key="fc-ticker").set_value("BAD TICKER!").run()
-    at.button(key="fc-fetch").click().run()
+    assert chart(at, "forecast-chart")
+    at.text_input(key="forecast-ticker").set_value("BAD TICKER!").run()
+    at.button(key="forecast-fetch").click().run()
     assert any("not valid" in e.value for e in at.error)
 
 
 def test_bad_settings_show_errors():
     at = open_page(PAGE)
-    at.multiselect(key="fc-models").set_value(["seasonal_naive"]).run()
-    at.number_input(key="fc-season").set_value(0).run()
+    at.multiselect(key="forecast-models").set_value(["seasonal_naive"]).run()
+    at.number_input(key="forecast-season").set_value(0).run()
     assert any("season" in e.value for e in at.error)
     at = open_page(PAGE)
-    at.selectbox(key="fc-dataset").set_value("Seattle weather").run()
-    at.multiselect(key="fc-models").set_value(["seasonal_naive"]).run()
+    at.selectbox(key="forecast-dataset").set_value("Seattle weather").run()
+    at.multiselect(key="forecast-models").set_value(["seasonal_naive"]).run()
     assert not at.exception and not at.error  # a 365-day season fits four years of weather
-    assert "seasonal naive median" in [t.get("name") for t in chart(at, "fc-chart")["data"]]
+    assert "seasonal naive median" in [t.get("name") for t in chart(at, "forecast-chart")["data"]]
     at = _upload(open_page(PAGE), ("date,price\n" + "\n".join(_rows(400)) + "\n").encode())
-    at.multiselect(key="fc-models").set_value(["seasonal_naive"]).run()
-    at.number_input(key="fc-season").set_value(300).run()
+    at.multiselect(key="forecast-models").set_value(["seasonal_naive"]).run()
+    at.number_input(key="forecast-season").set_value(300).run()
     assert any("too long" in e.value for e in at.error), [e.value for e in at.error]
 

@@ -14,7 +14,6 @@ SHIPPED = [
     ["--model", "lstm", "--shipped"],
     ["--model", "transformer", "--shipped"],
 ]
-EVAL_HORIZONS = (1, 5, 20)
 
 
 def _series_args(p: argparse.ArgumentParser, csv_required: bool = False) -> None:
@@ -27,23 +26,24 @@ def _series_args(p: argparse.ArgumentParser, csv_required: bool = False) -> None
                    help="price: log returns (needs values > 0); level: differences; auto: price if all > 0")
 
 
-def _model_args(p: argparse.ArgumentParser, models, default: str) -> None:
-    from seqcore.tasks.forecasting import MAX_HORIZON
+def _model_args(p: argparse.ArgumentParser, models) -> None:
+    from seqcore.tasks.forecasting import MAX_HORIZON, Config
 
-    p.add_argument("--model", choices=models, default=default)
-    p.add_argument("--horizon", type=int, default=20, help=f"steps ahead, 1..{MAX_HORIZON}")
-    p.add_argument("--lookback", type=int, default=30)
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--season", type=int, default=0, help="seasonal_naive period in steps (e.g. 5, 365)")
+    d = Config()  # the task's defaults
+    p.add_argument("--model", choices=models, default=d.model)
+    p.add_argument("--horizon", type=int, default=d.horizon, help=f"steps ahead, 1..{MAX_HORIZON}")
+    p.add_argument("--lookback", type=int, default=d.lookback)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--hidden", type=int, default=d.hidden)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--season", type=int, default=d.season, help="seasonal_naive period in steps (e.g. 5, 365)")
 
 
-def _config(args):
-    from seqcore.tasks.forecasting import ForecastConfig
+def _config(args, **data):
+    from seqcore.tasks.forecasting import Config
 
-    return ForecastConfig(model=args.model, horizon=args.horizon, lookback=args.lookback, epochs=args.epochs,
-                          hidden=args.hidden, seed=args.seed, season=args.season).check()
+    return Config(model=args.model, horizon=args.horizon, lookback=args.lookback, epochs=args.epochs,
+                  hidden=args.hidden, seed=args.seed, season=args.season, **data).check()
 
 
 def _load_series(args, min_rows: int):
@@ -62,12 +62,12 @@ def _load_series(args, min_rows: int):
 
 def cmd_forecast(args) -> dict:
     from seqcore.device import set_threads
-    from seqcore.tasks.forecasting import forecast, make_forecaster
+    from seqcore.tasks.forecasting import build, forecast
 
     set_threads()
     cfg = _config(args)
     series = _load_series(args, cfg.min_rows())
-    model = make_forecaster(cfg, series.kind).fit(series.values, series_name=series.name)
+    model = build(cfg, series.kind).fit(series.values, series_name=series.name)
     fc = forecast(model, series)
     frame = fc.to_frame()
     if args.out is not None:
@@ -102,57 +102,35 @@ def cmd_backtest(args) -> dict:
 
 def cmd_train(args) -> dict:
     """Fit on all but the last --test-frac of the series; score the held-out tail; save a checkpoint."""
-    from dataclasses import replace
-
-    import torch
-
-    from seqcore.checkpoints import save_checkpoint, shipped_dir, user_dir
+    from seqcore.checkpoints import shipped_dir
     from seqcore.device import set_threads
-    from seqcore.tasks.forecasting import backtest, make_forecaster, model_card
+    from seqcore.tasks.forecasting import default_name, save, train
 
     set_threads()
-    cfg = _config(args)
-    series = _load_series(args, cfg.min_rows())
-    train_rows = int(len(series) * (1 - args.test_frac))
-    if len(series) - train_rows < max(EVAL_HORIZONS) + 10:
-        raise InputError("the held-out part is too short to score; lower --test-frac or use a longer series")
-    model = make_forecaster(cfg, series.kind)
-    model.fit(series.values[:train_rows], series_name=series.name,
-              on_progress=lambda p: print(f"step {p.step}/{p.total_steps} train {p.train_loss:.4f} "
-                                          f"val {p.val_loss if p.val_loss is None else round(p.val_loss, 4)}",
-                                          file=sys.stderr))
-    with torch.no_grad():  # score the weights as shipped: fp16, cast back to fp32 when loaded
-        for t in model.net.state_dict().values():
-            if t.is_floating_point():
-                t.copy_(t.half().float())
-    metrics = {}
-    for h in (h for h in EVAL_HORIZONS if h <= cfg.horizon):
-        folds = len(series) - h - train_rows + 1
-        r = backtest(series, replace(cfg, horizon=h), {cfg.model: model, "drift": None}, folds=folds)
-        for name, m in r.metrics.items():
-            for k in ("mase", "coverage80", "mae", "directional_accuracy"):
-                key = f"h{h}_{k}" if name == cfg.model else f"h{h}_{name}_{k}"
-                metrics[key] = None if m[k] is None else round(m[k], 4)
-        metrics[f"h{h}_n_origins"] = folds
-    name = args.name or f"forecast-{series.name.split()[0].lower()}-{cfg.model}"
-    folder = shipped_dir() if args.shipped else (args.out or user_dir())
-    command = shlex.join(["seqcore", "train", "forecast", *sys.argv[3:]]) if sys.argv[1:3] == ["train", "forecast"] \
-        else None
-    card = model_card(model, series, metrics, command=command or shlex.join(
-        ["seqcore", "train", "forecast", "--model", cfg.model, *(["--shipped"] if args.shipped else [])]))
-    card["data"]["test_rows"] = len(series) - train_rows
-    path = save_checkpoint(model.net, card, Path(folder) / name, half=True)
+    series = _load_series(args, _config(args).min_rows())
+    # embedded data is named in the card (the model can be scored and probed again); a CSV's series is carried
+    data = dict(series=series, dataset=None) if args.csv else dict(dataset=args.dataset or "GOOG", column=args.column)
+    cfg = _config(args, test_frac=args.test_frac, **data)
+    model, card = train(cfg, on_progress=lambda p: print(
+        f"step {p.step}/{p.total_steps} train {p.train_loss:.4f} "
+        f"val {p.val_loss if p.val_loss is None else round(p.val_loss, 4)}", file=sys.stderr))
+    if sys.argv[1:3] != ["train", "forecast"]:  # `seqcore rebuild-defaults`: say which command makes this model
+        card["command"] = shlex.join(["seqcore", "train", "forecast", "--model", cfg.model,
+                                      *(["--shipped"] if args.shipped else [])])
+    folder = shipped_dir() if args.shipped else args.out
+    path = save(model, card, args.name or default_name(cfg.model, series.name), out=folder)
     return {"checkpoint": str(path), "train_seconds": round(model.train_seconds, 2), "stopped": model.stopped,
-            "metrics": metrics}
+            "metrics": card["metrics"]}
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
-    from seqcore.tasks.forecasting import NEURAL
+    from seqcore.tasks.forecasting import NEURAL, Config, shipped_config
 
     _series_args(p)
-    _model_args(p, NEURAL, "lstm")
-    p.set_defaults(horizon=60)
-    p.add_argument("--test-frac", type=float, default=0.2, help="held-out tail scored by a rolling backtest")
+    _model_args(p, NEURAL)
+    p.set_defaults(horizon=shipped_config("lstm").horizon)
+    p.add_argument("--test-frac", type=float, default=Config().test_frac,
+                   help="held-out tail scored by a rolling backtest")
     p.add_argument("--name", help="checkpoint name (default forecast-<series>-<model>)")
     p.add_argument("--out", type=Path, help="folder for the checkpoint (default: the user checkpoint dir)")
     p.add_argument("--shipped", action="store_true", help="write into the repo's checkpoints/ (make models)")
@@ -160,17 +138,17 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
-    from seqcore.tasks.forecasting import MODELS
+    from seqcore.tasks.forecasting import DEFAULT_FOLDS, MODELS
 
     f = sub.add_parser("forecast", help="fit a forecaster on a series and forecast H steps with an 80% band")
     _series_args(f, csv_required=True)
-    _model_args(f, MODELS, "lstm")
+    _model_args(f, MODELS)
     f.add_argument("--out", type=Path, help="write date,p10,p50,p90 to this CSV")
     f.set_defaults(func=cmd_forecast)
 
     b = sub.add_parser("backtest", help="rolling-origin backtest of a forecaster beside the naive random walk")
     _series_args(b, csv_required=True)
-    _model_args(b, MODELS, "lstm")
-    b.add_argument("--folds", type=int, default=50, help="number of forecast origins at the end of the series")
+    _model_args(b, MODELS)
+    b.add_argument("--folds", type=int, default=DEFAULT_FOLDS, help="forecast origins at the end of the series")
     b.add_argument("--stride", type=int, default=1, help="steps between origins")
     b.set_defaults(func=cmd_backtest)

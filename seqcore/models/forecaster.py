@@ -20,7 +20,9 @@ QUANTILES = (0.1, 0.5, 0.9)
 
 
 @dataclass
-class ForecasterConfig:
+class QuantileForecasterConfig:
+    """The network's shape only (seqcore.tasks.forecasting.ForecastTaskConfig holds the data and the training run)."""
+
     arch: str = "lstm"      # lstm | transformer
     lookback: int = 60
     horizon: int = 20
@@ -37,7 +39,7 @@ class ForecasterConfig:
 class QuantileForecaster(nn.Module):
     """Input x (B, L, input_size) scaled returns; output (B, H, 3) scaled cumulative-return quantiles."""
 
-    def __init__(self, cfg: ForecasterConfig):
+    def __init__(self, cfg: QuantileForecasterConfig):
         super().__init__()
         self.config = cfg
         if cfg.arch == "lstm":

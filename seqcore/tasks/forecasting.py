@@ -1,43 +1,83 @@
-"""Forecasting: one fit / predict / backtest surface for LSTM, Transformer and the baselines.
+"""Forecasting: LSTM and Transformer quantile forecasts beside the baselines, backtests and what-if scenarios.
 
-Every model sees a series through its steps: log returns r_t = log(y_t / y_{t-1}) for prices,
-differences y_t - y_{t-1} otherwise, standardised with the mean and spread of the training part only.
-A forecast from origin T is three quantiles (10/50/90%) of the cumulative change over 1..H steps,
-mapped back to the series' units, so every forecast carries an 80% band.
+The task protocol (seqcore.tasks) over NeuralForecaster models, and the task's own operations: build (any
+model, baselines too) + fit, forecast, backtest, scenario, train_models (several models in one run, as the
+page trains them), check_fit, rows_before_backtest, shipped_config, default_name.
 
-Models: lstm, transformer (QuantileForecaster, pinball loss), linear (ridge autoregression on the
-lookback window, empirical residual band), naive (last value: the random walk), drift (mean
-training return), seasonal_naive (the value one season back). Backtests are rolling-origin: each
-model is fitted once on everything before the first origin, then forecasts from every origin.
+A forecast from origin T is three quantiles (10/50/90%) of the cumulative change over 1..H steps, mapped back to
+the series' units, so every forecast carries an 80% band. Models: lstm, transformer (QuantileForecaster, pinball
+loss); the baselines linear, naive, drift and seasonal_naive, with the series transform and the common surface,
+live in seqcore.tasks.forecast_baselines; the metrics in seqcore.tasks.forecast_metrics. Backtests are rolling-
+origin: each model is fitted once on everything before the first origin, then forecasts from every origin.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from seqcore.data.prices import PriceSeries, load_goog
+from seqcore.checkpoints import (
+    CheckpointInfo,
+    as_info,
+    best_checkpoint,
+    make_card,
+    restore,
+    save_checkpoint,
+    shared_load,
+    user_dir,
+)
+from seqcore.data.prices import PriceSeries, load_embedded
 from seqcore.errors import InputError
-from seqcore.models.forecaster import QUANTILES, ForecasterConfig, QuantileForecaster, pinball_loss
+from seqcore.models.forecaster import QuantileForecaster, QuantileForecasterConfig, pinball_loss
+from seqcore.tasks.forecast_baselines import (
+    DriftForecaster,
+    Forecast,
+    Forecaster,
+    LinearForecaster,
+    NaiveForecaster,
+    SeasonalNaiveForecaster,
+    Transform,
+    cumulative_targets,
+)
 from seqcore.tasks.forecast_metrics import naive_scale, score
-from seqcore.train import TrainConfig, fit
+from seqcore.train import Progress, TrainConfig, fit
 
+__all__ = ["TASK", "Config", "tiny_config", "build", "train", "save", "load", "best_name", "evaluate",
+           "attention_probe", "ForecastTaskConfig", "NeuralForecaster", "Forecaster", "Forecast", "BacktestResult",
+           "ModelProgress", "NEURAL", "BASELINES", "MODELS", "LABELS", "MAX_HORIZON", "DEFAULT_FOLDS",
+           "EVAL_HORIZONS", "PAGE_BUDGET_S", "forecast", "backtest", "scenario", "train_models", "check_fit",
+           "rows_before_backtest", "shipped_config", "default_name", "compare_to_naive"]
+
+TASK = "forecast"
 NEURAL = ("lstm", "transformer")
 BASELINES = ("naive", "drift", "seasonal_naive", "linear")
 MODELS = NEURAL + BASELINES
+LABELS = {"naive": "naive (random walk)", "drift": "drift", "seasonal_naive": "seasonal naive", "linear": "linear AR",
+          "lstm": "LSTM", "transformer": "Transformer"}
 MAX_HORIZON = 60
-TASK = "forecast"
+DEFAULT_FOLDS = 50          # backtest origins: `seqcore backtest` and the page
+EVAL_HORIZONS = (1, 5, 20)  # the horizons a model card scores (those the model reaches)
+BEST_METRIC = "h20_mase"    # held-out MASE 20 steps ahead: lower is better; the home page shows it too
+PAGE_BUDGET_S = 120.0       # a run started from a web page stops after this many seconds (a shared server)
 
 
 @dataclass
-class ForecastConfig:
+class ForecastTaskConfig:
+    """The task's settings: which model, its sizes, the data it learns from and the training run.
+
+    The network's own shape (models.forecaster.QuantileForecasterConfig) is derived by net_config(). Data: the
+    embedded `dataset` / `column` by default, or a user's `series` (kept out of to_dict; the card names it).
+    The model learns from the first `train_rows` rows (None: all but the last `test_frac`); the rest is held out.
+    """
+
     model: str = "lstm"
     lookback: int = 30
     horizon: int = 20
@@ -54,8 +94,13 @@ class ForecastConfig:
     ridge: float = 1.0             # linear model's L2 penalty
     time_budget_s: float | None = 300.0
     calibrate: bool = True         # neural bands rescaled to 80% coverage on the validation windows
+    dataset: str | None = "GOOG"   # an embedded dataset (seqcore.data.prices.EMBEDDED), used when series is None
+    column: str | None = None      # its column (None: Close for GOOG, temp_max for the weather)
+    train_rows: int | None = None
+    test_frac: float = 0.2
+    series: PriceSeries | None = field(default=None, repr=False, compare=False)
 
-    def check(self) -> ForecastConfig:
+    def check(self) -> ForecastTaskConfig:
         if self.model not in MODELS:
             raise InputError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
         if not 1 <= self.horizon <= MAX_HORIZON:
@@ -68,206 +113,57 @@ class ForecastConfig:
             raise InputError("epochs must be 1..500 and hidden size 4..512")
         if self.model == "transformer" and self.hidden % self.heads:
             raise InputError(f"hidden size {self.hidden} must be divisible by the {self.heads} attention heads")
+        if not 0.0 < self.test_frac < 1.0:
+            raise InputError(f"the held-out fraction must be between 0 and 1; got {self.test_frac}")
         return self
 
     def min_rows(self) -> int:
         """Rows a series needs for this model: the lookback, the horizon, and ~20 training windows."""
         return self.lookback + self.horizon + 20 + (self.season if self.model == "seasonal_naive" else 0)
 
+    def data(self) -> PriceSeries:
+        """The series this config learns from: the user's, else the embedded dataset."""
+        if self.series is not None:
+            return self.series
+        if self.dataset is None:
+            raise InputError("this model learned from a user's series, which is not stored with it; pass the series")
+        return load_embedded(self.dataset, self.column)
+
+    def split(self, n: int) -> int:
+        """How many leading rows of an n-row series the model learns from."""
+        return self.train_rows or int(n * (1 - self.test_frac))
+
+    def net_config(self) -> QuantileForecasterConfig:
+        layers = self.layers or (1 if self.model == "lstm" else 2)
+        return QuantileForecasterConfig(arch=self.model, lookback=self.lookback, horizon=self.horizon,
+                                        hidden=self.hidden, layers=layers, heads=self.heads, dropout=self.dropout)
+
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "series"}
+        return {**d, "dataset": None} if self.series is not None else d
 
 
-@dataclass
-class Transform:
-    """Series <-> standardised steps. kind price: log returns; level: differences. mu, sd from training."""
-
-    kind: str
-    mu: float = 0.0
-    sd: float = 1.0
-
-    def steps(self, values: np.ndarray) -> np.ndarray:
-        """(T,) values -> (T-1,) returns or differences."""
-        v = np.asarray(values, float)
-        if self.kind == "price":
-            if (v <= 0).any():
-                raise InputError("log returns need positive prices; this window has zeros or negatives")
-            return np.diff(np.log(v))
-        return np.diff(v)
-
-    def fitted(self, train_values: np.ndarray) -> Transform:
-        s = self.steps(train_values)
-        return Transform(self.kind, float(s.mean()), float(s.std()) or 1.0)
-
-    def to_values(self, last: float, cum: np.ndarray) -> np.ndarray:
-        """Cumulative change (.., H) from value `last` -> values (.., H)."""
-        return last * np.exp(cum) if self.kind == "price" else last + cum
+Config = ForecastTaskConfig
 
 
-@dataclass
-class Forecast:
-    """Quantile forecast from one origin: dates (H,), p10/p50/p90 (H,) in series units."""
-
-    model: str
-    dates: pd.DatetimeIndex
-    p10: np.ndarray
-    p50: np.ndarray
-    p90: np.ndarray
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"date": self.dates, "p10": self.p10, "p50": self.p50, "p90": self.p90})
+def tiny_config() -> ForecastTaskConfig:
+    """Seconds on a CPU: a one-epoch 2-layer Transformer (hidden 8) on GOOG's first 400 closes (smoke and
+    conformance tests); the other 1,748 rows are held out."""
+    return ForecastTaskConfig(model="transformer", lookback=10, horizon=5, hidden=8, heads=2, epochs=1, train_rows=400)
 
 
-def cumulative_targets(steps: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-    """steps (T-1,), origins (N,) value indices -> (N, H) cumulative change from y[o] to y[o+h]."""
-    idx = origins[:, None] + np.arange(horizon)[None, :]  # step i moves y[i] -> y[i+1]
-    return np.cumsum(steps[idx], axis=1)
+def shipped_config(model: str, **overrides) -> ForecastTaskConfig:
+    """The recipe of the shipped GOOG checkpoints (`make models`): one 60-step head serves every horizon.
+
+    The page's Retrain after a broken shipped checkpoint trains it too (overrides: its time budget).
+    """
+    return ForecastTaskConfig(**{"model": model, "horizon": MAX_HORIZON, **overrides})
 
 
-class Forecaster:
-    """Common surface. fit(values) learns from a (T,) history; predict(history) -> (H, 3) quantiles."""
-
-    def __init__(self, cfg: ForecastConfig, kind: str):
-        self.cfg = cfg.check()
-        self.transform = Transform(kind)
-        self.fit_rows: int | None = None  # how many leading values of its series it learned from
-        self.fit_series: str | None = None
-        self.train_seconds = 0.0
-        self.history = []  # seqcore.train.Progress records (neural models)
-        self.stopped = "finished"
-
-    @property
-    def name(self) -> str:
-        return self.cfg.model
-
-    def fit(self, values: np.ndarray, *, series_name: str | None = None,
-            on_progress: Callable | None = None, stop: threading.Event | None = None) -> Forecaster:
-        values = np.asarray(values, float)
-        if len(values) < self.cfg.min_rows():
-            raise InputError(f"{self.name} needs at least {self.cfg.min_rows()} training rows "
-                             f"(lookback {self.cfg.lookback} + horizon {self.cfg.horizon} + 20); got {len(values)}")
-        start = time.perf_counter()
-        self.transform = self.transform.fitted(values)
-        self._fit(values, on_progress, stop)
-        self.train_seconds = time.perf_counter() - start
-        self.fit_rows, self.fit_series = len(values), series_name
-        return self
-
-    def _fit(self, values, on_progress, stop) -> None:
-        raise NotImplementedError
-
-    def predict(self, history: np.ndarray, horizon: int | None = None) -> np.ndarray:
-        """(T,) history -> (H, 3) values for quantiles 10/50/90; uses only history's last lookback+1 values."""
-        h = horizon or self.cfg.horizon
-        if h > self.cfg.horizon:
-            raise InputError(f"this {self.name} model was trained for {self.cfg.horizon} steps; "
-                             f"retrain it for horizon {h}")
-        history = np.asarray(history, float)
-        need = self.needs()
-        if len(history) < need:
-            raise InputError(f"{self.name} needs the last {need} values to forecast; got {len(history)}")
-        cum = self._predict_cum(history[-need:][None, :])[0]  # (H, 3)
-        return self.transform.to_values(history[-1], cum[:h])
-
-    def predict_many(self, windows: np.ndarray) -> np.ndarray:
-        """(N, needs()) history windows -> (N, H, 3) values."""
-        cum = self._predict_cum(windows)
-        return self.transform.to_values(windows[:, -1:, None], cum)
-
-    def needs(self) -> int:
-        return self.cfg.lookback + 1
-
-    def _predict_cum(self, windows: np.ndarray) -> np.ndarray:
-        """(N, needs()) values -> (N, H, 3) cumulative changes from the last value."""
-        raise NotImplementedError
-
-
-class _EmpiricalBand(Forecaster):
-    """Baselines whose band comes from the training distribution of h-step changes."""
-
-    def _h_changes(self, values: np.ndarray) -> list[np.ndarray]:
-        steps = self.transform.steps(values)
-        cum = np.concatenate([[0.0], np.cumsum(steps)])
-        return [cum[h:] - cum[:-h] for h in range(1, self.cfg.horizon + 1)]
-
-    def needs(self) -> int:
-        return 2
-
-
-class NaiveForecaster(_EmpiricalBand):
-    """Random walk: the median is the last value; the band is the spread of past h-step changes."""
-
-    def _fit(self, values, on_progress, stop):
-        ch = self._h_changes(values)
-        self.offsets = np.array([np.quantile(c, QUANTILES) - np.median(c) for c in ch])  # (H, 3)
-
-    def _predict_cum(self, windows):
-        return np.broadcast_to(self.offsets, (len(windows), *self.offsets.shape)).copy()
-
-
-class DriftForecaster(_EmpiricalBand):
-    """Random walk with drift: the median moves by the mean training step per step."""
-
-    def _fit(self, values, on_progress, stop):
-        ch = self._h_changes(values)
-        mu = self.transform.mu
-        self.offsets = np.array([mu * (h + 1) + np.quantile(c, QUANTILES) - np.median(c) for h, c in enumerate(ch)])
-
-    def _predict_cum(self, windows):
-        return np.broadcast_to(self.offsets, (len(windows), *self.offsets.shape)).copy()
-
-
-class SeasonalNaiveForecaster(_EmpiricalBand):
-    """y[T+h] = y[T+h-m*k] (k = ceil(h/m)); the band is the spread of those errors in training."""
-
-    def needs(self) -> int:
-        return self.cfg.season + 1
-
-    def _lags(self) -> np.ndarray:
-        m = self.cfg.season
-        return np.array([m * math.ceil(h / m) for h in range(1, self.cfg.horizon + 1)])  # (H,)
-
-    def _fit(self, values, on_progress, stop):
-        lags, offs = self._lags(), []
-        for lag in lags:
-            t = np.arange(lag, len(values))  # target index t, seasonal source t - lag
-            err = self._change(values[t - lag], values[t])
-            offs.append(np.quantile(err, QUANTILES) - np.median(err))
-        self.lags, self.offsets = lags, np.array(offs)
-
-    def _change(self, a, b):
-        return np.log(b / a) if self.transform.kind == "price" else b - a
-
-    def _predict_cum(self, windows):
-        last = windows[:, -1:]
-        src = windows[:, -1 - self.lags + np.arange(1, self.cfg.horizon + 1)]  # (N, H) y[T+h-lag]
-        mid = self._change(last, src)
-        return mid[..., None] + self.offsets[None]
-
-
-class LinearForecaster(Forecaster):
-    """Ridge regression of the scaled cumulative change 1..H on the lookback window of scaled steps."""
-
-    def _design(self, windows: np.ndarray) -> np.ndarray:
-        t = self.transform
-        s = np.stack([t.steps(w) for w in windows])  # (N, L)
-        return np.hstack([(s - t.mu) / t.sd, np.ones((len(s), 1))])
-
-    def _fit(self, values, on_progress, stop):
-        t, L, H = self.transform, self.cfg.lookback, self.cfg.horizon
-        steps = t.steps(values)
-        origins = np.arange(L, len(values) - H)
-        X = np.hstack([((steps[origins[:, None] - L + np.arange(L)]) - t.mu) / t.sd, np.ones((len(origins), 1))])
-        Y = cumulative_targets(steps, origins, H)  # (N, H)
-        reg = self.cfg.ridge * np.eye(X.shape[1])
-        reg[-1, -1] = 0.0
-        self.coef = np.linalg.solve(X.T @ X + reg, X.T @ Y)  # (L+1, H)
-        resid = Y - X @ self.coef
-        self.offsets = np.quantile(resid, QUANTILES, axis=0).T  # (H, 3)
-
-    def _predict_cum(self, windows):
-        mid = self._design(windows) @ self.coef  # (N, H)
-        return mid[..., None] + self.offsets[None]
+def default_name(model: str, series_name: str = "GOOG Close") -> str:
+    """forecast-<first word of the series>-<model>, e.g. forecast-goog-lstm (the shipped ones); a valid file name."""
+    word = re.sub(r"[^a-z0-9_.-]+", "-", (series_name.split() or ["series"])[0].lower()).strip("-.") or "series"
+    return f"forecast-{word}-{model}"
 
 
 def band_scale(z: np.ndarray, y: np.ndarray, coverage: float = 0.8) -> np.ndarray:
@@ -290,17 +186,19 @@ def widen(z: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 
 class NeuralForecaster(Forecaster):
-    """LSTM or Transformer QuantileForecaster trained with the pinball loss on scaled cumulative changes."""
+    """LSTM or Transformer QuantileForecaster trained with the pinball loss on scaled cumulative changes.
 
-    def __init__(self, cfg: ForecastConfig, kind: str):
+    The task's model: `net` (the network), `transform` and `band_scale` (H,) beside it; `card` once trained
+    (train) or loaded (load).
+    """
+
+    def __init__(self, cfg: ForecastTaskConfig, kind: str):
         super().__init__(cfg, kind)
-        layers = cfg.layers or (1 if cfg.model == "lstm" else 2)
-        self.net_config = ForecasterConfig(arch=cfg.model, lookback=cfg.lookback, horizon=cfg.horizon,
-                                           hidden=cfg.hidden, layers=layers, heads=cfg.heads, dropout=cfg.dropout)
         torch.manual_seed(cfg.seed)
-        self.net = QuantileForecaster(self.net_config)
+        self.net = QuantileForecaster(cfg.net_config())
         self.net.eval()
         self.band_scale = np.ones(cfg.horizon)  # set by conformal calibration in _fit
+        self.card: dict | None = None
 
     def _scale_h(self) -> np.ndarray:
         """(H,) spread of an h-step sum of standardised steps: sd * sqrt(h)."""
@@ -315,7 +213,7 @@ class NeuralForecaster(Forecaster):
         h = np.arange(1, self.cfg.horizon + 1)
         return torch.as_tensor((cum - self.transform.mu * h) / self._scale_h(), dtype=torch.float32)
 
-    def _fit(self, values, on_progress, stop):
+    def _fit(self, values, *, on_progress=None, stop=None, device=None):
         cfg, L, H = self.cfg, self.cfg.lookback, self.cfg.horizon
         # Standardise with the training windows' steps only (validation steps stay unseen).
         origins = np.arange(L, len(values) - H)
@@ -340,11 +238,12 @@ class NeuralForecaster(Forecaster):
             return pinball_loss(model(x), y)
 
         torch.manual_seed(cfg.seed)
-        self.net = QuantileForecaster(self.net_config)
+        self.net = QuantileForecaster(cfg.net_config())
+        # CPU unless asked: a 1-feature network over 30 steps runs faster there than a GPU launches kernels
         result = fit(self.net, loss_fn, dataset(train_o), val_ds, tc, on_progress=on_progress, stop=stop,
-                     device=torch.device("cpu"))
+                     device=device or torch.device("cpu"))
         self.history, self.stopped = result.history, result.stopped
-        self.net.eval()
+        self.net.cpu().eval()
         self.band_scale = np.ones(H)
         if val_ds is not None and cfg.calibrate:
             with torch.inference_mode():
@@ -364,9 +263,10 @@ _CLASSES = {"lstm": NeuralForecaster, "transformer": NeuralForecaster, "naive": 
             "drift": DriftForecaster, "seasonal_naive": SeasonalNaiveForecaster, "linear": LinearForecaster}
 
 
-def make_forecaster(cfg: ForecastConfig, kind: str = "price") -> Forecaster:
+def build(cfg: ForecastTaskConfig, kind: str | None = None) -> Forecaster:
+    """An unfitted forecaster of cfg.model, baselines included; kind "price" | "level" (None: that of cfg's data)."""
     cfg.check()
-    return _CLASSES[cfg.model](cfg, kind)
+    return _CLASSES[cfg.model](cfg, kind or cfg.data().kind)
 
 
 def forecast(model: Forecaster, series: PriceSeries, horizon: int | None = None,
@@ -431,7 +331,7 @@ def backtest_origins(n: int, horizon: int, folds: int, stride: int = 1) -> np.nd
     return origins
 
 
-def backtest(series: PriceSeries, cfg: ForecastConfig, models: list[str] | dict[str, Forecaster | None],
+def backtest(series: PriceSeries, cfg: ForecastTaskConfig, models: list[str] | dict[str, Forecaster | None],
              folds: int = 50, stride: int = 1, *, on_progress: Callable | None = None,
              stop: threading.Event | None = None, refit: bool = True) -> BacktestResult:
     """Walk forward over the last `folds` origins; naive is always included.
@@ -460,7 +360,7 @@ def backtest(series: PriceSeries, cfg: ForecastConfig, models: list[str] | dict[
                 result.skipped[name] = (f"{name} was trained on rows the backtest scores; train it again with "
                                         f"these folds to backtest it")
                 continue
-            model = make_forecaster(replace(cfg, model=name), series.kind)
+            model = build(replace(cfg, model=name), series.kind)
             model.fit(train, series_name=series.name, on_progress=on_progress, stop=stop)
         need = model.needs()
         if origins[0] + 1 < need:
@@ -508,82 +408,187 @@ def scenario(history: np.ndarray, kind: str, *, shock: float = 0.0, vol_scale: f
     return v
 
 
-# ----- checkpoints --------------------------------------------------------------------------------
+# ----- the page's settings ------------------------------------------------------------------------
 
 
-def model_card(model: NeuralForecaster, series: PriceSeries, metrics: dict, command: str | None = None) -> dict:
-    from seqcore.checkpoints import make_card
+def rows_before_backtest(n: int, horizon: int, folds: int) -> int:
+    """Rows the page's models learn from: those before its backtest window, so the backtest is out of sample."""
+    return n - folds - horizon
+
+
+def check_fit(series: PriceSeries, cfg: ForecastTaskConfig, models: list[str], folds: int) -> None:
+    """InputError naming what to change when these settings and models do not fit the series."""
+    if "seasonal_naive" in models and cfg.season < 1:
+        raise InputError("seasonal naive needs a season of at least 1 step; set Season or drop the model")
+    cfg.check()
+    needed = cfg.min_rows() + folds + cfg.horizon
+    if len(series) < needed:
+        raise InputError(f"{series.name} has {len(series)} rows but lookback {cfg.lookback}, horizon "
+                         f"{cfg.horizon} and {folds} backtest origins need {needed}; lower them or use a longer series")
+    most = rows_before_backtest(len(series), cfg.horizon, folds) // 2
+    if "seasonal_naive" in models and cfg.season > most:
+        raise InputError(f"a season of {cfg.season} steps is too long for {series.name}; use at most {most}")
+
+
+# ----- the task protocol --------------------------------------------------------------------------
+
+
+def _scored(horizon: int) -> list[int]:
+    return [h for h in EVAL_HORIZONS if h <= horizon]
+
+
+def train(cfg: ForecastTaskConfig, *, on_progress=None, stop=None, device=None) -> tuple[NeuralForecaster, dict]:
+    """Fit an LSTM or Transformer on the first rows of cfg's data and score the held-out rest (evaluate).
+
+    The weights are rounded to fp16 before scoring, so the card's metrics are those of the file save() writes.
+    """
     from seqcore.device import device_name
 
-    fields = {} if command is None else {"command": command}
-    return make_card(
-        TASK, f"{model.name}-forecaster",
-        {"forecast": model.cfg.to_dict(), "net": model.net_config.to_dict(),
+    cfg.check()
+    if cfg.model not in NEURAL:
+        raise InputError(f"train makes {' and '.join(NEURAL)} checkpoints; baselines are fitted on the spot "
+                         "(build(cfg).fit(values))")
+    series = cfg.data()
+    rows = cfg.split(len(series))
+    need = max(_scored(cfg.horizon)) + 10
+    if len(series) - rows < need:
+        raise InputError(f"the held-out part of {series.name} ({len(series) - rows} rows) is too short to score; it "
+                         f"needs {need}: hold out more rows or use a longer series")
+    model = build(cfg, series.kind)
+    model.fit(series.values[:rows], series_name=series.name, on_progress=on_progress, stop=stop, device=device)
+    with torch.no_grad():
+        for t in model.net.state_dict().values():
+            if t.is_floating_point():
+                t.copy_(t.half().float())
+    card = make_card(
+        TASK, f"{cfg.model}-forecaster",
+        {"forecast": cfg.to_dict(), "net": cfg.net_config().to_dict(),
          "transform": {"kind": model.transform.kind, "mu": model.transform.mu, "sd": model.transform.sd},
          "band_scale": [round(float(x), 6) for x in model.band_scale]},
-        data={"series": series.name, "source": series.source, "rows": len(series),
-              "train_rows": model.fit_rows, "first_date": str(series.dates[0].date()),
-              "train_end_date": str(series.dates[model.fit_rows - 1].date()),
+        data={"series": series.name, "source": series.source, "rows": len(series), "train_rows": rows,
+              "first_date": str(series.dates[0].date()), "train_end_date": str(series.dates[rows - 1].date()),
               "split": "chronological: model fit (with its last 15% of windows as validation) on rows before "
-                       "train_end_date; metrics on the rolling-origin backtest after it"},
-        metrics=metrics, train_seconds=round(model.train_seconds, 2), device=device_name(torch.device("cpu")),
-        stopped=model.stopped, **fields,
+                       "train_end_date; metrics on the rolling-origin backtest after it",
+              "test_rows": len(series) - rows},
+        metrics=evaluate(model, series=series), train_seconds=round(model.train_seconds, 2),
+        device=device_name(device or torch.device("cpu")), stopped=model.stopped,
     )
+    model.card = card
+    return model, card
 
 
-def from_checkpoint(state: dict, card: dict) -> NeuralForecaster:
-    """Rebuild a NeuralForecaster from load_checkpoint's (state, card); CheckpointError on mismatch."""
-    from seqcore.checkpoints import load_weights
-    from seqcore.errors import CheckpointError
+@dataclass
+class ModelProgress(Progress):
+    """A training record that names its model, so the page's progress panel says which one is training."""
 
-    try:
-        cfg = ForecastConfig(**card["config"]["forecast"])
+    model: str = ""
+
+
+def train_models(configs: list[ForecastTaskConfig], *, on_progress: Callable | None = None,
+                 stop: threading.Event | None = None, command: str | None = None) -> dict[str, NeuralForecaster]:
+    """train() each config in turn: {model name: model}, each with its .card (command: the card's provenance).
+
+    Progress comes as ModelProgress records whose steps run on from one model to the next (one loss curve).
+    After a Stop the model in training keeps what it learned and later ones are not started; a model stopped
+    before its first step is left out, as its random weights must not replace a model that works.
+    """
+    out, offset = {}, 0
+    for cfg in configs:
+        if stop is not None and stop.is_set():
+            break
+
+        def report(p: Progress, o: int = offset, label: str = LABELS[cfg.model]) -> None:
+            if on_progress is not None:
+                on_progress(ModelProgress(**{**asdict(p), "step": p.step + o, "total_steps": p.total_steps + o,
+                                             "model": label}))
+
+        model, card = train(cfg, on_progress=report, stop=stop)
+        if not model.history:
+            break
+        if command:
+            card["command"] = command
+        offset += model.history[-1].step
+        out[cfg.model] = model
+    return out
+
+
+def save(model: NeuralForecaster, card: dict, name: str | None = None, out: str | Path | None = None) -> Path:
+    """NAME.safetensors (fp16) + NAME.json in `out` (default: the user checkpoint dir); NAME: default_name."""
+    name = name or default_name(model.name, card.get("data", {}).get("series", "GOOG Close"))
+    return save_checkpoint(model.net, card, (Path(out) if out else user_dir()) / name, half=True)
+
+
+def load(name_or_info: str | CheckpointInfo | None = None) -> tuple[NeuralForecaster, dict]:
+    """A forecaster from a checkpoint name, a registry entry, or None (the best held-out MASE), on the CPU."""
+    info = as_info(best_name() if name_or_info is None else name_or_info, TASK)
+    made = {}
+
+    def rebuild(card: dict) -> QuantileForecaster:
+        """The forecaster the card describes (its transform and band too); restore loads the weights into .net."""
+        cfg = ForecastTaskConfig(**card["config"]["forecast"])
         tr = card["config"]["transform"]
         model = NeuralForecaster(cfg, tr["kind"])
         model.transform = Transform(tr["kind"], float(tr["mu"]), float(tr["sd"]))
         model.band_scale = np.asarray(card["config"].get("band_scale", np.ones(cfg.horizon)), float)
         if model.band_scale.shape != (cfg.horizon,):
-            raise InputError(f"band_scale has {model.band_scale.size} entries for horizon {cfg.horizon}")
-    except (KeyError, TypeError, InputError) as e:
-        raise CheckpointError(f"model card {card.get('name', '?')} does not describe a forecaster ({e})") from None
-    load_weights(model.net, {k: v.float() for k, v in state.items()}, card.get("name", "checkpoint"))
-    model.net.eval()
-    model.fit_rows = card.get("data", {}).get("train_rows")
-    model.fit_series = card.get("data", {}).get("series")
-    model.train_seconds = card.get("train_seconds") or 0.0
-    return model
+            raise ValueError(f"band_scale has {model.band_scale.size} entries for horizon {cfg.horizon}")
+        data = card.get("data", {})
+        model.fit_rows, model.fit_series = data.get("train_rows"), data.get("series")
+        model.train_seconds, model.stopped = card.get("train_seconds") or 0.0, card.get("stopped", "finished")
+        made["model"] = model
+        return model.net
+
+    _, _, card = restore(info, rebuild)
+    model = made["model"]
+    model.card = card
+    return model, card
 
 
-def load_forecaster(name: str) -> tuple[NeuralForecaster, dict]:
-    from seqcore.checkpoints import find_checkpoint, load_checkpoint
-
-    info = find_checkpoint(name, TASK)
-    state, card = load_checkpoint(info.stem)
-    return from_checkpoint(state, card), card
+def best_name() -> str:
+    """The forecaster with the lowest held-out MASE 20 steps ahead in its model card."""
+    return best_checkpoint(TASK, BEST_METRIC, higher=False).name
 
 
-# ----- attention explorer -------------------------------------------------------------------------
+def evaluate(model: Forecaster, *, limit: int | None = None, series: PriceSeries | None = None,
+             horizons: tuple[int, ...] = EVAL_HORIZONS) -> dict:
+    """Rolling-origin backtest on the rows after the model's training part, beside naive and drift.
+
+    series: the data the model learned from (default: its config's). Every held-out origin is scored (limit:
+    the last `limit` per horizon), for each of `horizons` the model reaches. Keys, as the model card stores
+    them: h{h}_{mase,coverage80,mae,directional_accuracy} for the model, h{h}_{naive,drift}_... beside it,
+    h{h}_n_origins.
+    """
+    series = model.cfg.data() if series is None else series
+    if model.fit_rows is None:
+        raise InputError(f"this {model.name} forecaster has not been fitted")
+    metrics = {}
+    for h in (h for h in horizons if h <= model.cfg.horizon):
+        folds = len(series) - h - model.fit_rows + 1
+        folds = min(folds, limit) if limit else folds
+        r = backtest(series, replace(model.cfg, horizon=h), {model.name: model, "drift": None}, folds=folds,
+                     refit=False)
+        if r.skipped:
+            raise InputError(f"{series.name} is not the series this {model.name} learned from "
+                             f"({model.fit_series or 'unnamed'}); evaluate it on that one")
+        for name, m in r.metrics.items():
+            for k in ("mase", "coverage80", "mae", "directional_accuracy"):
+                key = f"h{h}_{k}" if name == model.name else f"h{h}_{name}_{k}"
+                metrics[key] = None if m[k] is None else round(m[k], 4)
+        metrics[f"h{h}_n_origins"] = folds
+    return metrics
 
 
-def _load_info(info) -> tuple[NeuralForecaster, dict]:
-    from seqcore.checkpoints import load_checkpoint
-
-    state, card = load_checkpoint(info.stem)
-    return from_checkpoint(state, card), card
-
-
-def attention_probe(info, text: str | None = None):
-    """The Transformer forecaster over GOOG's last lookback window; tokens are the return dates.
+def attention_probe(info: CheckpointInfo, text: str | None = None):
+    """The Transformer forecaster over the last lookback window of its data; tokens are the return dates.
 
     `text` is ignored: a forecaster reads numbers, not words.
     """
-    from seqcore.checkpoints import shared_load
     from seqcore.tasks.probe import AttentionProbe
 
-    model, card = shared_load(_load_info, info)  # loaded once per file version
+    model, _ = shared_load(load, info)  # loaded once per file version
     if model.cfg.model != "transformer":
         raise InputError(f"{info.name} is an {model.cfg.model} forecaster, not a Transformer")
-    series = load_goog(card.get("data", {}).get("series", "GOOG Close").split()[-1])
+    series = model.cfg.data()
     window = series.values[-model.needs():]
     x = model._inputs(model.transform.steps(window)[None, :])  # (1, L, 1)
     dates = [str(d.date()) for d in series.dates[-model.cfg.lookback:]]
