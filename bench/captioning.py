@@ -17,7 +17,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._report import markdown_table, write_section  # noqa: E402
-from seqcore.checkpoints import find_checkpoint  # noqa: E402
 from seqcore.device import set_threads  # noqa: E402
 from seqcore.tasks import captioning as C  # noqa: E402
 
@@ -41,10 +40,10 @@ def main() -> None:
     torch.manual_seed(0)
     rows = []
     for name, dataset, split in ROWS:
-        model, card = C.load(find_checkpoint(name, C.TASK))
+        model, card = C.load(name)
         trained = card["data"].get("split", "iid")
         for beam in (1, 3):
-            r = C.evaluate(model, dataset, n=args.n, beam=beam, split=split, baseline=beam == 1)
+            r = C.evaluate(model, dataset, limit=args.n, beam=beam, split=split, baseline=beam == 1)
             rows.append({
                 "model": name, "trained on": f"{dataset}/{trained}", "scored on": f"{dataset}/{split}",
                 "decoding": "greedy" if beam == 1 else "beam 3", "BLEU-4": r["bleu4"], "exact": r["exact"],

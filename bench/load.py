@@ -268,7 +268,8 @@ def steps(only: list[str] | None = None) -> list[Step]:
                            t)
 
     async def caption(pg, n, t):
-        return await timed(pg, pg.locator(".st-key-cap-new button").click, ".st-key-cap-overlay-lstm img", t)
+        return await timed(pg, pg.locator(".st-key-captioning-new button").click,
+                           ".st-key-captioning-overlay-lstm img", t)
 
     async def attention(pg, n, t):
         box = pg.locator(".st-key-attention-text input")

@@ -53,7 +53,7 @@ def pages() -> list[tuple[str, str, str]]:
         ("forecast", "forecast", ".st-key-forecast-chart .main-svg"),
         ("music", "music", ".st-key-music_generate button"),
         ("sentiment", "sentiment", ".st-key-sent-result [data-testid='stDataFrame']"),
-        ("captioning", "captioning", ".st-key-cap-overlay-lstm img"),
+        ("captioning", "captioning", ".st-key-captioning-overlay-lstm img"),
         ("translation", "translation", ".st-key-translation-alignment .main-svg"),
         ("attention", "attention", f".st-key-attention-fig-{_attention_stem()}-weights .main-svg"),
         ("memory_lab", "memory lab", ".st-key-memory-lab-accuracy .main-svg"),
@@ -207,8 +207,8 @@ def actions(stem: str) -> list[tuple[str, str, Callable]]:
         return timed_action(pg, lambda: box.press("Control+Enter"), ".st-key-sent-result [data-testid='stDataFrame']")
 
     def caption_new(pg, i):
-        button = pg.locator(".st-key-cap-new button")
-        return timed_action(pg, button.click, ".st-key-cap-overlay-lstm img")
+        button = pg.locator(".st-key-captioning-new button")
+        return timed_action(pg, button.click, ".st-key-captioning-overlay-lstm img")
 
     def translation_text(pg, i):
         box = pg.locator(".st-key-translation-text-0 textarea")
@@ -383,7 +383,7 @@ def main() -> None:
         f"warm rows are medians of {args.repeats} runs, each in a new browser session (first render) or with a "
         "new input (actions: new shock, horizon, seed, text or scene), after one untimed warm-up.\n\n"
         "Main elements: home `h1 Sequence Studio`; forecast `.st-key-forecast-chart` plot; music the Generate button "
-        "(no tune until asked); sentiment `.st-key-sent-result` table; captioning `.st-key-cap-overlay-lstm` "
+        "(no tune until asked); sentiment `.st-key-sent-result` table; captioning `.st-key-captioning-overlay-lstm` "
         "image; attention the layer-0 head-0 weights plot; memory lab `.st-key-memory-lab-accuracy` plot.\n\n"
         + markdown_table(rows)
         + "\n\n"

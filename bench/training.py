@@ -127,9 +127,9 @@ def cases(quick: bool) -> list[tuple[str, str, object, object]]:
         out.append(("sentiment", label, sentiment,
                     lambda kind=kind: sentiment.train_sentiment(kind, splits=splits, vader=False)))
     for dec in captioning.DECODERS:
-        spec = captioning.TrainSpec(decoder=dec, n_train=500 if quick else 2000)
-        out.append(("captioning", f"{dec} decoder (shapes, batch {spec.batch_size}, {spec.n_train} scenes)",
-                    captioning, lambda spec=spec: captioning.train(spec)))
+        cfg = captioning.Config(decoder=dec, n_train=500 if quick else 2000, eval_n=0)
+        out.append(("captioning", f"{dec} decoder (shapes, batch {cfg.batch_size}, {cfg.n_train} scenes)",
+                    captioning, lambda cfg=cfg: captioning.train(cfg)))
     out.append(("attention", "char Transformer (attention explorer default, batch 32)", attention,
                 lambda: attention.train(attention.Config(steps=1500))))
     lab = memory_lab.LabConfig(n_train=2000 if quick else 20_000)

@@ -11,15 +11,18 @@ Sequence-to-sequence models (translation, captioning) offer the start / step / r
     log_probs, state = model.step(state, tokens)  tokens (B, 1) -> (B, V); RNN state or KV cache carried
     state = model.reorder(state, index)           keep batch rows `index` (beam search)
 
-Beam search keeps the `beam` best partial translations by summed log-probability; a finished one is
-ranked by its length-normalised score s / lp(len), lp = ((5 + len) / 6) ** alpha (GNMT, Wu et al. 2016),
-so long translations are not punished for having more terms. beam = 1 is greedy decoding. A forced
-prefix is scored like any other tokens and decoding continues from it. `tree` records, per step, every
-candidate the search looked at and whether it was kept, finished or pruned: the page draws it.
+Beam search keeps the `beam` best partial outputs by summed log-probability; a finished one is ranked by
+its length-normalised score s / lp(len): length_norm "gnmt" lp = ((5 + len) / 6) ** alpha (Wu et al. 2016),
+or "mean" lp = len (the mean log-probability per token), so long outputs are not punished for having more
+terms. beam = 1 is greedy decoding. A forced prefix is scored like any other tokens and decoding continues
+from it. `tree` records, per step, every candidate the search looked at and whether it was kept, finished
+or pruned: the page draws it. `extras(state)` reads something per row after every step (a captioner's
+attention over the image); each hypothesis keeps its own rows, one per token.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -75,13 +78,19 @@ def sample_token(logits: torch.Tensor, generator: torch.Generator, *, temperatur
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
+LENGTH_NORMS = ("gnmt", "mean")
+
+
 @dataclass
 class Hypothesis:
     tokens: list[int]          # without <bos>; ends with <eos> when finished
     score: float               # summed log-probability
     finished: bool = False
+    extras: list = field(default_factory=list)  # per token: its row of extras(state) at the step that chose it
 
-    def normalized(self, alpha: float) -> float:
+    def normalized(self, alpha: float, length_norm: str = "gnmt") -> float:
+        if length_norm == "mean":
+            return self.score / max(1, len(self.tokens))
         return self.score / (((5 + len(self.tokens)) / 6) ** alpha)
 
 
@@ -94,26 +103,35 @@ class SearchResult:
 
 @torch.inference_mode()
 def beam_search(model, src: torch.Tensor, *, bos: int, eos: int, beam: int = 4, max_len: int = 80,
-                alpha: float = 0.6, prefix: list[int] | tuple[int, ...] = (), record: bool = False) -> SearchResult:
-    """Translate one source src (1, S). Returns the best hypothesis (prefix included in its tokens)."""
+                alpha: float = 0.6, length_norm: str = "gnmt", prefix: list[int] | tuple[int, ...] = (),
+                record: bool = False, extras: Callable[[object], torch.Tensor] | None = None) -> SearchResult:
+    """Decode one source src (1, ...): token ids (1, S), or an image (1, 3, H, W) for a captioner.
+
+    Returns the best hypothesis (prefix included in its tokens). extras: state -> (n, ...) tensor, read after
+    every step; hypotheses keep their rows in `extras`.
+    """
     if src.shape[0] != 1:
-        raise ValueError("beam_search decodes one source at a time: src must be (1, S)")
+        raise ValueError("beam_search decodes one source at a time: src must be (1, ...)")
+    if length_norm not in LENGTH_NORMS:
+        raise ValueError(f"length_norm must be one of {LENGTH_NORMS}, got {length_norm!r}")
     beam = max(1, int(beam))
     state = model.start(src)
     device = src.device
-    tokens, score = [], 0.0
+    tokens, score, rows = [], 0.0, []
     last = bos
     for p in prefix:  # forced tokens: scored, never searched
         log_probs, state = model.step(state, torch.tensor([[last]], device=device))
         score += float(log_probs[0, p])
         tokens.append(int(p))
+        rows += [extras(state)[0]] if extras else []
         last = int(p)
-    alive = [Hypothesis(tokens, score)]
+    alive = [Hypothesis(tokens, score, extras=rows)]
     finished: list[Hypothesis] = []
     tree: list[list[dict]] = []
     for _ in range(max_len - len(tokens)):
         last_tokens = torch.tensor([[h.tokens[-1] if h.tokens else bos] for h in alive], device=device)
         log_probs, state = model.step(state, last_tokens)                 # (n, V)
+        extra = extras(state) if extras else None                         # (n, ...)
         total = log_probs + torch.tensor([h.score for h in alive], device=device)[:, None]
         k = min(2 * beam, total.numel())
         top, flat = total.view(-1).topk(k)
@@ -121,7 +139,8 @@ def beam_search(model, src: torch.Tensor, *, bos: int, eos: int, beam: int = 4, 
         keep_rows, next_alive, step_log = [], [], []
         for rank, (s, f) in enumerate(zip(top.tolist(), flat.tolist(), strict=True)):
             parent, tok = divmod(f, vocab)
-            h = Hypothesis(alive[parent].tokens + [tok], s)
+            h = Hypothesis(alive[parent].tokens + [tok], s,
+                           extras=alive[parent].extras + [extra[parent]] if extra is not None else [])
             if tok == eos:
                 # As in fairseq: an ending counts only if it ranks among the step's `beam` best candidates,
                 # so beam = 1 is exactly greedy decoding.
@@ -145,5 +164,5 @@ def beam_search(model, src: torch.Tensor, *, bos: int, eos: int, beam: int = 4, 
     else:
         finished += alive  # max_len reached: unfinished hypotheses compete too
     pool = finished or alive
-    pool.sort(key=lambda h: h.normalized(alpha), reverse=True)
+    pool.sort(key=lambda h: h.normalized(alpha, length_norm), reverse=True)
     return SearchResult(pool[0], pool, tree if record else [])

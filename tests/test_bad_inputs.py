@@ -454,17 +454,17 @@ CONVERTED_CASES = {
 def caption_app():
     """The captioning page after scoring a model on 20 fresh scenes: the scores must outlive bad uploads."""
     at = open_page("captioning")
-    at.number_input(key="cap-eval-n").set_value(20).run()
-    at.button(key="cap-eval").click().run()
+    at.number_input(key="captioning-eval-n").set_value(20).run()
+    at.button(key="captioning-eval").click().run()
     assert not at.exception and not at.error, messages(at)
-    assert "cap-eval-result" in at.session_state
-    at.radio(key="cap-source").set_value("Upload an image").run()
+    assert "captioning-eval-result" in at.session_state
+    at.radio(key="captioning-source").set_value("Upload an image").run()
     return at
 
 
 def _scores_kept(at, before) -> None:
     assert not at.exception, at.exception
-    assert at.session_state["cap-eval-result"] is before
+    assert at.session_state["captioning-eval-result"] is before
     assert "BLEU-4" in [m.label for m in at.metric]
 
 
@@ -472,9 +472,9 @@ def _scores_kept(at, before) -> None:
 @pytest.mark.parametrize("case", list(IMAGE_CASES))
 def test_caption_bad_upload(caption_app, case):
     at = caption_app
-    before = at.session_state["cap-eval-result"]
+    before = at.session_state["captioning-eval-result"]
     name, data, words = IMAGE_CASES[case]
-    at.file_uploader(key="cap-upload").set_value((name, data, "image/png")).run()
+    at.file_uploader(key="captioning-upload").set_value((name, data, "image/png")).run()
     assert said(at, *words), messages(at)
     _scores_kept(at, before)
 
@@ -482,9 +482,9 @@ def test_caption_bad_upload(caption_app, case):
 @pytest.mark.parametrize("case", list(CONVERTED_CASES))
 def test_caption_odd_image_modes_are_converted(caption_app, case):
     at = caption_app
-    before = at.session_state["cap-eval-result"]
+    before = at.session_state["captioning-eval-result"]
     name, data, note = CONVERTED_CASES[case]
-    at.file_uploader(key="cap-upload").set_value((name, data, "image/jpeg")).run()
+    at.file_uploader(key="captioning-upload").set_value((name, data, "image/jpeg")).run()
     assert not at.exception and not at.error, messages(at)
     assert any(note in i.value for i in at.info), [i.value for i in at.info]
     assert said(at, "only know these synthetic scenes")
@@ -546,9 +546,9 @@ def test_caption_broken_shipped_checkpoint(shipped, how):
     assert not at.exception, at.exception
     assert said(at, *words), messages(at)
     assert any("model caption-transformer-shapes" in c.value for c in at.caption)  # the other decoder works
-    at.selectbox(key="cap-eval-model").set_value("caption-lstm-shapes")
-    at.number_input(key="cap-eval-n").set_value(20)
-    at.button(key="cap-eval").click().run()
+    at.selectbox(key="captioning-eval-model").set_value("caption-lstm-shapes")
+    at.number_input(key="captioning-eval-n").set_value(20)
+    at.button(key="captioning-eval").click().run()
     assert not at.exception, at.exception
     assert said(at, *words, "Pick another model"), messages(at)
 

@@ -507,23 +507,23 @@ def test_caption_training_fault_keeps_the_previous_model(caption_home, monkeypat
 
     folder, earlier = caption_home
     at = make_caption_app()
-    at.session_state["cap-mine"] = {("lstm", "shapes"): earlier}
+    at.session_state["captioning-mine"] = {("lstm", "shapes"): earlier}
     at.run()
     assert f"model {earlier}" in caption_models(at)
     interrupt(monkeypatch, C, how, max_steps=6)
-    at.select_slider(key="cap-train-n").set_value(500)
-    at.slider(key="cap-train-epochs").set_value(1)
-    at.button(key="cap-train").click().run()
-    finish(at, "cap-job")
+    at.select_slider(key="captioning-train-n").set_value(500)
+    at.slider(key="captioning-train-epochs").set_value(1)
+    at.button(key="captioning-train").click().run()
+    finish(at, "captioning-job")
     at.run()  # the page adopts a finished run at its end, so the captions above change on the next run
     assert said_about(at, how), messages(at)
     saved = sorted(p.stem for p in folder.glob("*-mine-*.safetensors"))
     if how == "stop":
-        assert len(saved) == 2 and at.session_state["cap-mine"][("lstm", "shapes")] != earlier
+        assert len(saved) == 2 and at.session_state["captioning-mine"][("lstm", "shapes")] != earlier
     else:  # nothing half-made is saved, and the session still captions with its earlier model
-        assert saved == [earlier] and at.session_state["cap-mine"][("lstm", "shapes")] == earlier
+        assert saved == [earlier] and at.session_state["captioning-mine"][("lstm", "shapes")] == earlier
     shown = caption_models(at)
-    assert f"model {at.session_state['cap-mine'][('lstm', 'shapes')]}" in shown
+    assert f"model {at.session_state['captioning-mine'][('lstm', 'shapes')]}" in shown
     assert "model caption-transformer-shapes" in shown
 
 
@@ -541,10 +541,10 @@ def test_caption_corrupt_checkpoint_offers_a_retrain(shipped, monkeypatch):
     assert said(at, "caption-lstm-shapes", "corrupt", "Press Retrain"), messages(at)
     assert caption_models(at) == ["model caption-transformer-shapes"]  # the other decoder still captions
     interrupt(monkeypatch, C, max_steps=4)
-    at.button(key="cap-retrain-lstm").click().run()
+    at.button(key="captioning-retrain-lstm").click().run()
     no_exception(at)
-    job = finish(at, "cap-job")
-    assert job.result["spec"].n_train == 2000 and job.result["spec"].decoder == "lstm"  # the default settings
+    job = finish(at, "captioning-job")
+    assert job.result["config"].n_train == 2000 and job.result["config"].decoder == "lstm"  # the default settings
     at.run()
     assert f"model {job.result['name']}" in caption_models(at) and not at.error, messages(at)
     assert (shipped / "caption-lstm-shapes.safetensors").read_bytes() == broken
@@ -577,7 +577,7 @@ CARD_CASES = {
     "forecast": ("forecast-goog-lstm", "forecast-retrain-lstm", None),
     "music": ("music-transformer", "music_retrain_transformer", ("music_model", "transformer")),
     "sentiment": ("sentiment-lstm", "sent-retrain-sentiment-lstm", None),
-    "captioning": ("caption-lstm-shapes", "cap-retrain-lstm", None),
+    "captioning": ("caption-lstm-shapes", "captioning-retrain-lstm", None),
     "attention": ("attention-char-transformer", "attention-retrain", None),
 }
 

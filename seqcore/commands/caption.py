@@ -35,8 +35,6 @@ def _model_name(args) -> str:
 
 
 def cmd_caption(args) -> list[dict] | dict:
-    import torch
-
     from seqcore.device import set_threads
     from seqcore.tasks import captioning as C
 
@@ -52,8 +50,7 @@ def cmd_caption(args) -> list[dict] | dict:
         image, note = C.preprocess_upload(p.read_bytes(), p.name)
         arrays.append(image)
         notes.append(note)
-    with torch.inference_mode():
-        caps = C.caption_images(model, arrays, beam=args.beam)
+    caps = C.caption_images(model, arrays, beam=args.beam)
     out = [{"image": path, "caption": c.text, "words": c.words, "model": card["name"],
             **({"notes": n} if n else {})} for path, c, n in zip(args.images, caps, notes, strict=False)]
     return out[0] if len(out) == 1 else out
@@ -64,41 +61,34 @@ def cmd_evaluate(args) -> dict:
     from seqcore.tasks import captioning as C
 
     set_threads()
-    name = args.name or C.default_name(args.model, args.dataset, args.split)
+    name = _model_name(args)
     model, card = C.load(name)
     trained_on = card.get("data", {}).get("dataset")
     if trained_on and trained_on != args.dataset:
         print(f"note: {name} was trained on {trained_on}, scoring it on {args.dataset}", file=sys.stderr)
-    out = C.evaluate(model, args.dataset, n=args.n, seed=args.seed, beam=args.beam, split=args.split,
+    out = C.evaluate(model, args.dataset, limit=args.n, seed=args.seed, beam=args.beam, split=args.split,
                      baseline=not args.no_baseline)
     return {"model": name, **out}
 
 
 def cmd_train(args) -> dict:
-    from seqcore.device import device_name, pick_device
+    from seqcore.device import pick_device
     from seqcore.tasks import captioning as C
 
-    device = pick_device()
-    spec = C.TrainSpec(decoder=args.model, dataset=args.dataset, split=args.split, n_train=args.n_train,
-                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       time_budget_s=args.time_budget, patience=args.patience or None,
-                       **({} if args.alpha_c is None else {"alpha_c": args.alpha_c}))
-    spec.check()
+    cfg = C.Config(decoder=args.model, dataset=args.dataset, split=args.split, n_train=args.n_train,
+                   epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                   time_budget_s=args.time_budget, patience=args.patience or None, eval_n=args.eval_n,
+                   **({} if args.alpha_c is None else {"alpha_c": args.alpha_c}))
+    cfg.check()
 
     def report(p):
         print(f"step {p.step}/{p.total_steps} train {p.train_loss:.3f} val {p.val_loss or 0:.3f} "
               f"{p.elapsed:.0f}s", file=sys.stderr, flush=True)
 
-    model, summary = C.train(spec, on_progress=report, device=device)
-    metrics = C.evaluate(model, args.dataset, n=args.eval_n, split=args.split)
-    metrics.pop("examples")
-    if args.split == "compositional":  # the same model on in-distribution scenes, for contrast
-        iid = C.evaluate(model, "shapes", n=args.eval_n, baseline=False)
-        metrics["iid"] = {k: iid[k] for k in ("bleu4", "exact", "attention_localisation")}
-    name = args.name or C.default_name(args.model, args.dataset, args.split)
-    card = C.card_for(model, spec, summary, metrics, device_name(device))
+    model, card = C.train(cfg, on_progress=report, device=pick_device())
+    name = _model_name(args)
     path = C.save(model, card, name, args.out)
-    return {"checkpoint": str(path), "name": name, "metrics": metrics, "train": summary["train"]}
+    return {"checkpoint": str(path), "name": name, "metrics": card["metrics"], "train": card["training"]}
 
 
 def register(sub) -> None:
@@ -143,8 +133,9 @@ def add_train_args(p) -> None:
     p.add_argument("--patience", type=int, default=4,
                    help="epochs without a better validation loss before stopping early; 0 = never stop early")
     p.add_argument("--alpha-c", type=float, default=None,
-                   help="weight of the LSTM's doubly stochastic attention penalty (default 0.1, captioning.ALPHA_C)")
-    p.add_argument("--eval-n", type=int, default=500, help="held-out scenes for the model card's metrics")
+                   help="weight of the LSTM's doubly stochastic attention penalty (default 0.1)")
+    p.add_argument("--eval-n", type=int, default=500, help="held-out scenes for the model card's metrics "
+                   "(0 = none)")
     p.add_argument("--name", help="checkpoint name (default caption-MODEL-DATASET[-comp])")
     p.add_argument("--out", help="folder for the checkpoint (default: the user checkpoint dir)")
     p.set_defaults(func=cmd_train)

@@ -2,10 +2,16 @@
 
 "lstm": Show, Attend and Tell's decoder. At step t, soft additive attention over the N grid cells
     e_ti = w^T tanh(W_a a_i + W_h h_{t-1}),  alpha_t = softmax(e_t),  z_t = beta_t * sum_i alpha_ti a_i
-with a gate beta_t = sigmoid(f_beta(h_{t-1})); an nn.LSTMCell reads [embed(y_{t-1}), z_t] and the
-next word comes from [h_t, z_t]. The task adds the doubly stochastic penalty on sum_t alpha_ti.
+(seqcore.models.attention.AdditiveAttention) with a gate beta_t = sigmoid(f_beta(h_{t-1})); an nn.LSTMCell
+reads [embed(y_{t-1}), z_t] and the next word comes from [h_t, z_t]. The task adds the doubly stochastic
+penalty on sum_t alpha_ti.
 "transformer": seqcore's Transformer, causal self-attention over the words so far plus
     cross-attention to the grid (the grid carries its own position embedding).
+
+Both decode through seqcore.generate with the seq2seq surface (seqcore.models.seq2seq):
+    start(images)          -> state        (encodes the images once)
+    step(state, tokens)    -> (log_probs (B, V), state)   tokens (B, 1); state["attention"] (B, L, H, N)
+    reorder(state, index)  -> state        (beam search keeps rows `index`)
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
+from seqcore.models.attention import AdditiveAttention
 from seqcore.models.cnn import EncoderConfig, GridEncoder
-from seqcore.models.transformer import Transformer, TransformerConfig
+from seqcore.models.transformer import KVCache, Transformer, TransformerConfig
 
 DECODERS = ("lstm", "transformer")
 
@@ -44,20 +52,6 @@ class CaptionerConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
-class SoftAttention(nn.Module):
-    """Additive attention. feats_proj (B, N, A) = W_a a, h (B, H) -> alpha (B, N), rows sum to 1."""
-
-    def __init__(self, d_feat: int, d_hidden: int, d_att: int):
-        super().__init__()
-        self.feat = nn.Linear(d_feat, d_att)
-        self.hid = nn.Linear(d_hidden, d_att)
-        self.score = nn.Linear(d_att, 1)
-
-    def forward(self, feats_proj: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        e = self.score(torch.tanh(feats_proj + self.hid(h)[:, None, :])).squeeze(-1)  # (B, N)
-        return torch.softmax(e, dim=-1)
-
-
 class AttentionLSTMDecoder(nn.Module):
     """Show, Attend and Tell decoder over grid features (B, N, D); one LSTMCell step per word."""
 
@@ -66,32 +60,32 @@ class AttentionLSTMDecoder(nn.Module):
         d, hdim = cfg.d_model, cfg.hidden_size
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim)
         self.init_h, self.init_c = nn.Linear(d, hdim), nn.Linear(d, hdim)
-        self.attend = SoftAttention(d, hdim, cfg.att_dim)
+        self.attend = AdditiveAttention(d, hdim, cfg.att_dim)
         self.gate = nn.Linear(hdim, d)
         self.cell = nn.LSTMCell(cfg.embed_dim + d, hdim)
         self.drop = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(hdim + d, cfg.vocab_size)
 
-    def start(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Initial (h, c), each (B, H), from the mean grid feature."""
+    def start(self, feats: torch.Tensor) -> dict:
+        """feats (B, N, D) -> state: feats, their attention keys (B, N, A), (h, c) each (B, H) from the mean feature."""
         mean = feats.mean(1)
-        return torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean))
+        return {"feats": feats, "keys": self.attend.project(feats),
+                "hc": (torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean)))}
 
-    def step(self, feats: torch.Tensor, feats_proj: torch.Tensor, token: torch.Tensor,
-             state: tuple[torch.Tensor, torch.Tensor]):
-        """token (B,) -> logits (B, V), alpha (B, N), new state."""
-        h, c = state
-        alpha = self.attend(feats_proj, h)
+    def step(self, state: dict, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """token (B,) -> logits (B, V), alpha (B, N), the next state."""
+        feats, (h, c) = state["feats"], state["hc"]
+        alpha = self.attend(state["keys"], h)
         z = torch.sigmoid(self.gate(h)) * (alpha[:, :, None] * feats).sum(1)  # (B, D)
         h, c = self.cell(torch.cat([self.embed(token), z], -1), (h, c))
-        return self.out(self.drop(torch.cat([h, z], -1))), alpha, (h, c)
+        return self.out(self.drop(torch.cat([h, z], -1))), alpha, {**state, "hc": (h, c)}
 
     def forward(self, feats: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """feats (B, N, D), tokens (B, T) -> logits (B, T, V), alphas (B, T, N)."""
-        state, proj = self.start(feats), self.attend.feat(feats)
+        state = self.start(feats)
         logits, alphas = [], []
         for t in range(tokens.shape[1]):
-            out, alpha, state = self.step(feats, proj, tokens[:, t], state)
+            out, alpha, state = self.step(state, tokens[:, t])
             logits.append(out)
             alphas.append(alpha)
         return torch.stack(logits, 1), torch.stack(alphas, 1)
@@ -130,3 +124,38 @@ class Captioner(nn.Module):
         out = self.decoder(tokens, feats, return_attention=return_attention)
         att = torch.stack(out.cross_attentions, 1).permute(0, 3, 1, 2, 4) if return_attention else None  # (B,T,L,H,N)
         return out.y, att
+
+    # ---- step-by-step decoding (seqcore.generate)
+    def start(self, images: torch.Tensor) -> dict:
+        """images (B, 3, S, S) -> state: the grid features (B, N, D) and the decoder's carried state.
+
+        The LSTM carries (h, c) and the grid's attention keys; the Transformer a KV cache, so a step projects
+        only the new token (the grid's cross-attention keys and values are computed on the first step).
+        """
+        feats = self.encoder(images)
+        if self.config.decoder == "lstm":
+            return self.decoder.start(feats)
+        return {"feats": feats, "cache": self.decoder.new_cache()}
+
+    def step(self, state: dict, tokens: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """tokens (B, 1) -> (log-probabilities (B, V), state); state["attention"] (B, L, H, N) is this step's."""
+        if self.config.decoder == "lstm":
+            logits, alpha, state = self.decoder.step(state, tokens[:, 0])
+            att = alpha[:, None, None, :]
+        else:
+            out = self.decoder(tokens, state["feats"], cache=state["cache"], return_attention=True)
+            logits = out.y[:, -1]
+            att = torch.stack([a[:, :, -1] for a in out.cross_attentions], 1)  # (B, L, H, N)
+        return F.log_softmax(logits.float(), -1), {**state, "attention": att}
+
+    def reorder(self, state: dict, index: torch.Tensor) -> dict:
+        """Keep batch rows `index` (with repeats) of every tensor the state carries."""
+        out = {k: state[k][index] for k in ("feats", "keys", "attention") if k in state}
+        if "hc" in state:
+            out["hc"] = (state["hc"][0][index], state["hc"][1][index])
+        if "cache" in state:
+            cache: KVCache = state["cache"]
+            out["cache"] = KVCache(
+                self_kv=[None if kv is None else (kv[0][index], kv[1][index]) for kv in cache.self_kv],
+                cross_kv=[None if kv is None else (kv[0][index], kv[1][index]) for kv in cache.cross_kv])
+        return out

@@ -1,126 +1,142 @@
-"""Image captioning: train, caption (greedy or beam search), evaluate, and read the attention.
+"""Image captioning: the lecture's one-to-many problem shape, on synthetic scenes and handwritten digits.
 
-Problem shape: one-to-many. An image becomes a grid of N = 8x8 feature vectors; a decoder writes
-the caption one word at a time, attending over the grid at each word. Scores on freshly generated
-held-out scenes: BLEU-4 (sacrebleu, pre-tokenised), exact match, and attention localisation: the
-share of object words (size, colour, shape, digit) whose attention peak cell overlaps that object's
-box, read with teacher forcing on the reference caption so every object word is scored. Baselines:
-the caption of the nearest training image in pixel space, and the share of cells a uniformly random
-peak would hit.
+An image becomes a grid of N = 8x8 feature vectors; a decoder (LSTM with additive attention, or a
+Transformer) writes the caption one word at a time, attending over the grid at each word. Scores on freshly
+generated held-out scenes: BLEU-4, exact match and attention localisation, beside the nearest-neighbour
+caption baseline (seqcore.tasks.caption_scores).
+
+The task protocol (seqcore.tasks) over Captioner models, and the task's own operations: page_config,
+default_name and, re-exported, the data (DATASETS, TEST_SEED, make_scene: caption_data), decoding
+(caption_images, Caption: caption_decode) and upload handling (preprocess_upload, overlay: caption_upload).
 """
 
 from __future__ import annotations
 
-import io
+import functools
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 from seqcore.checkpoints import (
     CheckpointInfo,
-    find_checkpoint,
-    load_checkpoint,
-    load_weights,
+    as_info,
+    best_checkpoint,
     make_card,
+    restore,
     save_checkpoint,
     shared_load,
     user_dir,
 )
-from seqcore.data import digits, scenes
-from seqcore.data.scenes import Scene
+from seqcore.data import scenes
 from seqcore.errors import CheckpointError, InputError
 from seqcore.models.captioner import DECODERS, Captioner, CaptionerConfig
+from seqcore.tasks.caption_data import (
+    BOS,
+    DATASETS,
+    MAX_LEN,
+    PAD,
+    SPECIALS,
+    STOI,
+    TEST_SEED,
+    VOCAB,
+    CaptionData,
+    encode,
+    image_tensor,
+    make_scene,
+    make_scenes,
+)
+from seqcore.tasks.caption_decode import Caption, caption_images
+from seqcore.tasks.caption_scores import bleu4, localisation, nearest_neighbour_captions
+from seqcore.tasks.caption_upload import overlay, preprocess_upload
 from seqcore.train import TrainConfig, fit
 
+__all__ = ["TASK", "Config", "tiny_config", "build", "train", "save", "load", "best_name", "evaluate",
+           "attention_probe", "page_config", "default_name", "DATASETS", "DECODERS", "TEST_SEED", "make_scene",
+           "Caption", "caption_images", "preprocess_upload", "overlay"]
+
 TASK = "caption"
-DATASETS = ("shapes", "digits")
-SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
-VOCAB = (*SPECIALS, *scenes.WORDS, *digits.WORDS)
-STOI = {w: i for i, w in enumerate(VOCAB)}
-PAD, BOS, EOS, UNK = range(4)
-MAX_LEN = 16
-TEST_SEED = 1234  # default seed of the held-out stream for `evaluate`
+ALPHA_C = 0.1      # default weight of the doubly stochastic penalty (see caption_loss)
+EVAL_N = 500       # held-out scenes behind a model card's metrics
+SOURCES = {
+    "shapes": "synthetic Pillow scenes (seqcore.data.scenes): 1-2 shapes, grey noisy background, jitter",
+    "digits": "scikit-learn's bundled 8x8 handwritten digits, 2-5 per image, disjoint train/test scans",
+}
 
 
-# ---------------------------------------------------------------- data
+@dataclass
+class CaptionConfig:
+    """Everything that decides a captioner: decoder, sizes, scenes, the training run and its held-out scoring."""
+
+    decoder: str = "lstm"         # lstm | transformer
+    dataset: str = "shapes"       # shapes | digits
+    split: str = "iid"            # iid | compositional (shapes only)
+    n_train: int = 6000
+    n_val: int = 500
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 3e-3
+    seed: int = 0
+    time_budget_s: float | None = None
+    alpha_c: float = ALPHA_C
+    patience: int | None = 4      # validations without improvement before stopping; None trains every epoch
+    eval_n: int = EVAL_N          # held-out scenes scored into the model card; 0 = none
+    model: dict = field(default_factory=dict)  # CaptionerConfig overrides
+
+    def check(self) -> None:
+        if self.decoder not in DECODERS:
+            raise InputError(f"model must be one of {DECODERS}, got {self.decoder!r}")
+        if self.dataset not in DATASETS:
+            raise InputError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.split not in scenes.SPLITS:
+            raise InputError(f"split must be one of {scenes.SPLITS}, got {self.split!r}")
+        _check_split(self.dataset, self.split, "choose the shapes dataset or the iid split")
+        if not 10 <= self.n_train <= 50_000:
+            raise InputError("n_train must be between 10 and 50,000 scenes")
+        if not 1 <= self.epochs <= 200:
+            raise InputError("epochs must be between 1 and 200")
+        if not 0 <= self.eval_n <= 20_000:
+            raise InputError("eval_n must be between 0 and 20,000 scenes")
+
+    def model_config(self) -> CaptionerConfig:
+        return CaptionerConfig(decoder=self.decoder, vocab_size=len(VOCAB), max_len=MAX_LEN, **self.model)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
-def make_scene(dataset: str, rng: np.random.Generator, part: str = "train", split: str = "iid") -> Scene:
-    """One random scene of `dataset`; part train | test picks the random pool / held-out pairs."""
-    if dataset == "shapes":
-        return scenes.random_scene(rng, split, part)
-    if dataset == "digits":
-        return digits.random_digits(rng, part)
-    raise InputError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+Config = CaptionConfig
 
 
-def make_scenes(dataset: str, n: int, seed: int, part: str, split: str = "iid") -> list[Scene]:
-    """n scenes, each from its own (seed, index, part) stream: reproducible and disjoint across parts."""
-    return [make_scene(dataset, scenes.scene_rng(seed, i, part), part, split) for i in range(n)]
+def _check_split(dataset: str, split: str, then: str) -> None:
+    if split == "compositional" and dataset != "shapes":
+        raise InputError(f"the compositional split exists for shape scenes only: {then}")
 
 
-def encode(words: list[str]) -> list[int]:
-    return [STOI.get(w, UNK) for w in words]
+def tiny_config() -> CaptionConfig:
+    """Seconds on a CPU: a one-layer Transformer decoder over a small grid encoder, 32 scenes, one epoch."""
+    return CaptionConfig(decoder="transformer", n_train=32, n_val=8, epochs=1, batch_size=16, eval_n=0,
+                         model=dict(d_model=16, channels=[8, 8, 16], n_heads=2, n_layers=1))
 
 
-def decode(ids: list[int]) -> list[str]:
-    """Token ids -> words, stopping at <eos> and dropping specials."""
-    out = []
-    for i in ids:
-        if i == EOS:
-            break
-        if i >= len(SPECIALS):
-            out.append(VOCAB[i])
-    return out
+def page_config(decoder: str, dataset: str, split: str = "iid", *, n_train: int = 2000,
+                epochs: int = 4) -> CaptionConfig:
+    """The captioning page's run (its Train panel and Retrain): five minutes at most, scored on 200 scenes."""
+    return CaptionConfig(decoder=decoder, dataset=dataset, split=split, n_train=n_train, n_val=200, epochs=epochs,
+                         time_budget_s=300, eval_n=200)
 
 
-def image_tensor(images: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) or (B, H, W, 3) uint8 -> (B, 3, H, W) float in [0, 1]."""
-    x = torch.as_tensor(np.asarray(images))
-    if x.dim() == 3:
-        x = x[None]
-    return x.permute(0, 3, 1, 2).float() / 255.0
+def default_name(decoder: str, dataset: str, split: str = "iid") -> str:
+    return f"caption-{decoder}-{dataset}" + ("-comp" if split == "compositional" else "")
 
 
-class CaptionData(Dataset):
-    """Pre-rendered scenes: items (image (3, 64, 64) float, tokens_in (T,), tokens_out (T,)), T = MAX_LEN - 1.
-
-    tokens_in = <bos> w1 .. wn <pad>..., tokens_out = w1 .. wn <eos> <pad>...
-    """
-
-    def __init__(self, items: list[Scene]):
-        self.scenes = items
-        self.images = np.stack([s.image for s in items])  # (n, 64, 64, 3) uint8: 12 KB a scene
-        t = MAX_LEN - 1
-        self.tin = torch.full((len(items), t), PAD, dtype=torch.long)
-        self.tout = torch.full((len(items), t), PAD, dtype=torch.long)
-        for i, s in enumerate(items):
-            ids = encode(s.words)
-            self.tin[i, : len(ids) + 1] = torch.tensor([BOS, *ids])
-            self.tout[i, : len(ids) + 1] = torch.tensor([*ids, EOS])
-
-    def __len__(self) -> int:
-        return len(self.scenes)
-
-    def __getitem__(self, i: int):
-        return image_tensor(self.images[i])[0], self.tin[i], self.tout[i]
-
-
-# ---------------------------------------------------------------- model, loss, training
-
-
-def build_model(decoder: str = "lstm", **overrides) -> Captioner:
-    if decoder not in DECODERS:
-        raise InputError(f"model must be one of {DECODERS}, got {decoder!r}")
-    return Captioner(CaptionerConfig(decoder=decoder, vocab_size=len(VOCAB), max_len=MAX_LEN, **overrides))
-
-
-ALPHA_C = 0.1  # default weight of the doubly stochastic penalty (see caption_loss)
+def build(cfg: CaptionConfig) -> Captioner:
+    """An untrained captioner."""
+    cfg.check()
+    return Captioner(cfg.model_config())
 
 
 def caption_loss(model: Captioner, batch, alpha_c: float = ALPHA_C) -> torch.Tensor:
@@ -144,390 +160,92 @@ def caption_loss(model: Captioner, batch, alpha_c: float = ALPHA_C) -> torch.Ten
     return loss
 
 
-@dataclass
-class TrainSpec:
-    decoder: str = "lstm"
-    dataset: str = "shapes"
-    split: str = "iid"            # iid | compositional (shapes only)
-    n_train: int = 6000
-    n_val: int = 500
-    epochs: int = 12
-    batch_size: int = 64
-    lr: float = 3e-3
-    seed: int = 0
-    time_budget_s: float | None = None
-    alpha_c: float = ALPHA_C
-    patience: int | None = 4      # validations without improvement before stopping; None trains every epoch
-    model: dict = field(default_factory=dict)  # CaptionerConfig overrides
+def train(cfg: CaptionConfig, *, on_progress=None, stop=None, device=None) -> tuple[Captioner, dict]:
+    """Train on fresh training scenes, then score cfg.eval_n held-out ones; returns (model in eval mode, card)."""
+    from seqcore.device import device_name, pick_device
 
-    def check(self) -> None:
-        if self.decoder not in DECODERS:
-            raise InputError(f"model must be one of {DECODERS}, got {self.decoder!r}")
-        if self.dataset not in DATASETS:
-            raise InputError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
-        if self.split not in scenes.SPLITS:
-            raise InputError(f"split must be one of {scenes.SPLITS}, got {self.split!r}")
-        if self.split == "compositional" and self.dataset != "shapes":
-            raise InputError("the compositional split exists for the shapes dataset only")
-        if not 10 <= self.n_train <= 50_000:
-            raise InputError("n_train must be between 10 and 50,000 scenes")
-        if not 1 <= self.epochs <= 200:
-            raise InputError("epochs must be between 1 and 200")
-
-
-def train(spec: TrainSpec, *, on_progress=None, stop=None, device=None) -> tuple[Captioner, dict]:
-    """Train a captioner on fresh training scenes; returns (model in eval mode, summary dict)."""
-    spec.check()
-    torch.manual_seed(spec.seed)
-    model = build_model(spec.decoder, **spec.model)
-    train_data = CaptionData(make_scenes(spec.dataset, spec.n_train, spec.seed, "train", spec.split))
+    cfg.check()
+    torch.manual_seed(cfg.seed)
+    device = device or pick_device()
+    model = build(cfg)
+    train_data = CaptionData(make_scenes(cfg.dataset, cfg.n_train, cfg.seed, "train", cfg.split))
     # Validation scenes come from the training distribution (a different seed), never the test stream.
-    val_data = CaptionData(make_scenes(spec.dataset, spec.n_val, spec.seed + 10_000, "train", spec.split))
-    cfg = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, seed=spec.seed,
-                      time_budget_s=spec.time_budget_s, patience=spec.patience)
-    result = fit(model, lambda m, b: caption_loss(m, b, spec.alpha_c), train_data, val_data, cfg,
+    val_data = CaptionData(make_scenes(cfg.dataset, cfg.n_val, cfg.seed + 10_000, "train", cfg.split))
+    tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
+                       time_budget_s=cfg.time_budget_s, patience=cfg.patience)
+    result = fit(model, functools.partial(caption_loss, alpha_c=cfg.alpha_c), train_data, val_data, tcfg,
                  on_progress=on_progress, stop=stop, device=device)
     model.cpu().eval()
-    return model, {"train": result.to_dict(), "train_config": cfg.to_dict()}
-
-
-def default_name(decoder: str, dataset: str, split: str = "iid") -> str:
-    return f"caption-{decoder}-{dataset}" + ("-comp" if split == "compositional" else "")
-
-
-def card_for(model: Captioner, spec: TrainSpec, summary: dict, metrics: dict, device: str, **fields) -> dict:
-    return make_card(
-        TASK, f"cnn-{'lstm-attention' if spec.decoder == 'lstm' else 'transformer'}", model.config.to_dict(),
-        data={"dataset": spec.dataset, "split": spec.split, "n_train": spec.n_train, "n_val": spec.n_val,
-              "seed": spec.seed, "source": _SOURCES[spec.dataset],
-              "held_out": f"{metrics.get('n', 0)} fresh scenes from the test stream (seed {TEST_SEED})"},
-        metrics=metrics, train_seconds=round(summary["train"]["seconds"], 1), device=device,
-        hyperparameters={**summary["train_config"], "alpha_c": spec.alpha_c},
-        training=summary["train"], vocab=list(VOCAB), **fields)
-
-
-_SOURCES = {
-    "shapes": "synthetic Pillow scenes (seqcore.data.scenes): 1-2 shapes, grey noisy background, jitter",
-    "digits": "scikit-learn's bundled 8x8 handwritten digits, 2-5 per image, disjoint train/test scans",
-}
+    metrics = {}
+    if result.steps and cfg.eval_n:  # random weights (stopped before the first step) are not worth scoring
+        metrics = evaluate(model, cfg.dataset, limit=cfg.eval_n, split=cfg.split, examples=0)
+        if cfg.split == "compositional":  # the same model on in-distribution scenes, for contrast
+            iid = evaluate(model, "shapes", limit=cfg.eval_n, baseline=False, examples=0)
+            metrics["iid"] = {k: iid[k] for k in ("bleu4", "exact", "attention_localisation")}
+    data = {"dataset": cfg.dataset, "split": cfg.split, "n_train": cfg.n_train, "n_val": cfg.n_val, "seed": cfg.seed,
+            "source": SOURCES[cfg.dataset]}
+    if metrics:
+        data["held_out"] = f"{metrics['n']} fresh scenes from the test stream (seed {TEST_SEED})"
+    card = make_card(TASK, f"cnn-{'lstm-attention' if cfg.decoder == 'lstm' else 'transformer'}",
+                     model.config.to_dict(), data=data, metrics=metrics, train_seconds=round(result.seconds, 1),
+                     device=device_name(device), hyperparameters={**tcfg.to_dict(), "alpha_c": cfg.alpha_c},
+                     training=result.to_dict(), vocab=list(VOCAB))
+    return model, card
 
 
 def save(model: Captioner, card: dict, name: str | None = None, out: str | Path | None = None) -> Path:
-    """fp16 safetensors + card under `out` (default: the user checkpoint dir)."""
+    """NAME.safetensors (fp16) + NAME.json under `out` (default: the user checkpoint dir)."""
     folder = Path(out) if out else user_dir()
     return save_checkpoint(model, card, folder / (name or card["name"]), half=True)
 
 
-def load(name_or_info: str | CheckpointInfo) -> tuple[Captioner, dict]:
-    """A registry checkpoint by name (or CheckpointInfo) -> (model in eval mode, card)."""
-    info = name_or_info if isinstance(name_or_info, CheckpointInfo) else find_checkpoint(name_or_info, TASK)
-    state, card = load_checkpoint(info.stem)
-    if card.get("task") != TASK:
-        raise CheckpointError(f"{info.name} is a {card.get('task')!r} model, not a captioner")
-    try:
-        model = Captioner(CaptionerConfig.from_dict(card["config"]))
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{info.name} has a model card this version cannot build ({e})") from None
-    load_weights(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, info.name)
-    return model.eval(), card
+def _rebuild(card: dict) -> Captioner:
+    return Captioner(CaptionerConfig.from_dict(card["config"]))
 
 
-# ---------------------------------------------------------------- decoding
+def load(name_or_info: str | CheckpointInfo | None = None) -> tuple[Captioner, dict]:
+    """A captioner from a checkpoint name, a registry entry, or None (the best held-out BLEU-4) -> (model, card)."""
+    info = as_info(best_name() if name_or_info is None else name_or_info, TASK)
+    if info.task != TASK:
+        raise CheckpointError(f"{info.name} is a {info.task!r} model, not a captioner")
+    model, _, card = restore(info, _rebuild)
+    return model, card
 
 
-@dataclass
-class Caption:
-    words: list[str]
-    attention: np.ndarray        # (n_words + 1, L, H, N): the steps that emitted each word and <eos>
-    score: float                 # sum of log-probabilities
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.words)
-
-    def word_maps(self, grid: int) -> np.ndarray:
-        """(n_words, grid, grid): attention per word, averaged over layers and heads; each sums to 1."""
-        a = self.attention[: len(self.words)].mean(axis=(1, 2))
-        return a.reshape(len(self.words), grid, grid)
+def best_name() -> str:
+    """The captioner whose model card has the highest held-out BLEU-4."""
+    return best_checkpoint(TASK, "bleu4").name
 
 
-class _Stepper:
-    """Feeds one token per hypothesis and returns (log-probs (K, V), attention (K, L, H, N)).
-
-    The LSTM carries (h, c); the Transformer keeps a KVCache, so each step projects only the new
-    token (the grid's cross-attention keys and values are computed once, on the first step) instead
-    of rerunning the whole prefix. Beam search reorders the cache rows with the hypotheses.
-    """
-
-    def __init__(self, model: Captioner, feats: torch.Tensor):
-        self.model, self.feats = model, feats  # feats (K, N, D)
-        if model.config.decoder == "lstm":
-            self.proj = model.decoder.attend.feat(feats)
-            self.state = model.decoder.start(feats)
-        else:
-            self.cache = model.decoder.new_cache()
-
-    def step(self, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.model.config.decoder == "lstm":
-            logits, alpha, self.state = self.model.decoder.step(self.feats, self.proj, token, self.state)
-            return F.log_softmax(logits, -1), alpha[:, None, None, :]
-        out = self.model.decoder(token[:, None], self.feats, cache=self.cache, return_attention=True)
-        att = torch.stack([a[:, :, -1, :] for a in out.cross_attentions], 1)  # (K, L, H, N)
-        return F.log_softmax(out.y[:, -1], -1), att
-
-    def reorder(self, idx: torch.Tensor) -> None:
-        self.feats = self.feats[idx]
-        if self.model.config.decoder == "lstm":
-            self.proj = self.proj[idx]
-            self.state = (self.state[0][idx], self.state[1][idx])
-        else:
-            for kvs in (self.cache.self_kv, self.cache.cross_kv):
-                for i, kv in enumerate(kvs):
-                    if kv is not None:
-                        kvs[i] = (kv[0][idx], kv[1][idx])
-
-
-def _greedy(model: Captioner, feats: torch.Tensor) -> list[Caption]:
-    b = feats.shape[0]
-    stepper = _Stepper(model, feats)
-    token = torch.full((b,), BOS, dtype=torch.long)
-    ids, atts, scores = [], [], torch.zeros(b)
-    done = torch.zeros(b, dtype=torch.bool)
-    for _ in range(MAX_LEN - 1):
-        logp, att = stepper.step(token)
-        token = logp.argmax(-1)
-        scores += torch.where(done, 0.0, logp.gather(1, token[:, None])[:, 0])
-        ids.append(token)
-        atts.append(att)
-        done |= token == EOS
-        if done.all():
-            break
-    ids_t, att_t = torch.stack(ids, 1).tolist(), torch.stack(atts, 1).numpy()  # (B, T, L, H, N)
-    out = []
-    for i in range(b):
-        words = decode(ids_t[i])
-        out.append(Caption(words, att_t[i, : len(words) + 1], float(scores[i])))
-    return out
-
-
-def _beam(model: Captioner, feats: torch.Tensor, k: int) -> Caption:
-    """Beam search for one image (feats (1, N, D)); finished hypotheses ranked by mean log-prob."""
-    stepper = _Stepper(model, feats)
-    token = torch.tensor([BOS])
-    beams = [([], [], 0.0)]  # (ids, attentions, log-prob)
-    finished = []
-    for _ in range(MAX_LEN - 1):
-        logp, att = stepper.step(token)
-        cand = []
-        for bi, (_, _, score) in enumerate(beams):
-            top = torch.topk(logp[bi], k)
-            for lp, w in zip(top.values.tolist(), top.indices.tolist(), strict=False):
-                cand.append((score + lp, bi, w))
-        cand.sort(key=lambda c: -c[0])
-        keep, new_beams = [], []
-        for score, bi, w in cand:
-            ids, atts, _ = beams[bi]
-            hyp = (ids + [w], atts + [att[bi].numpy()], score)
-            if w == EOS:
-                finished.append(hyp)
-            else:
-                keep.append(bi)
-                new_beams.append(hyp)
-            if len(new_beams) == k:
-                break
-        if len(finished) >= k or not new_beams:
-            break
-        beams = new_beams
-        stepper.reorder(torch.tensor(keep))
-        token = torch.tensor([h[0][-1] for h in beams])
-    pool = finished or beams
-    ids, atts, score = max(pool, key=lambda h: h[2] / len(h[0]))
-    words = decode(ids)
-    return Caption(words, np.stack(atts)[: len(words) + 1], score)
-
-
-@torch.inference_mode()
-def caption_images(model: Captioner, images: np.ndarray, beam: int = 1, batch_size: int = 128) -> list[Caption]:
-    """Captions for (B, 64, 64, 3) uint8 images: greedy when beam == 1, else beam search of that width."""
-    if not 1 <= beam <= 10:
-        raise InputError("beam width must be between 1 and 10")
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[None]
-    out: list[Caption] = []
-    for start in range(0, len(images), batch_size):
-        feats = model.encoder(image_tensor(images[start: start + batch_size]))
-        if beam == 1:
-            out += _greedy(model, feats)
-        else:
-            out += [_beam(model, feats[i: i + 1], beam) for i in range(feats.shape[0])]
-    return out
-
-
-# ---------------------------------------------------------------- scores
-
-
-def bleu4(hyps: list[str], refs: list[str]) -> float:
-    """Corpus BLEU-4 (0-100) with sacrebleu on already tokenised, space-joined captions."""
-    import sacrebleu
-
-    return float(sacrebleu.corpus_bleu(hyps, [refs], tokenize="none").score)
-
-
-def _cell_hits_box(cell: int, grid: int, box: tuple[int, int, int, int], size: int = scenes.SIZE) -> bool:
-    r, c = divmod(cell, grid)
-    step = size / grid
-    x0, y0, x1, y1 = box
-    return c * step < x1 and (c + 1) * step > x0 and r * step < y1 and (r + 1) * step > y0
-
-
-@torch.inference_mode()
-def teacher_forced_attention(model: Captioner, items: list[Scene]) -> np.ndarray:
-    """(B, T, N) attention, averaged over layers and heads, while reading each reference caption."""
-    data = CaptionData(items)
-    images = image_tensor(data.images)
-    _, att = model(images, data.tin, return_attention=True)
-    return att.mean(dim=(2, 3)).numpy()
-
-
-def localisation(model: Captioner, items: list[Scene]) -> dict:
-    """Share of object words whose attention peak cell overlaps the object's box, and the chance rate."""
-    att = teacher_forced_attention(model, items)
-    g = model.grid
-    hits = total = 0
-    chance = []
-    for s, a in zip(items, att, strict=False):
-        for t, obj in enumerate(s.word_object):
-            if obj is None:
-                continue
-            total += 1
-            hits += _cell_hits_box(int(a[t].argmax()), g, s.boxes[obj])
-            chance.append(np.mean([_cell_hits_box(c, g, s.boxes[obj]) for c in range(g * g)]))
-    return {"attention_localisation": hits / max(1, total), "chance_localisation": float(np.mean(chance or [0.0])),
-            "object_words": total}
-
-
-def nearest_neighbour_captions(dataset: str, items: list[Scene], n_train: int = 2000, seed: int = 0,
-                               split: str = "iid") -> list[str]:
-    """Baseline: the caption of the closest training image (squared distance of 16x16 thumbnails)."""
-    train_items = make_scenes(dataset, n_train, seed, "train", split)
-
-    def thumbs(xs):
-        t = image_tensor(np.stack([s.image for s in xs]))
-        return F.adaptive_avg_pool2d(t, 16).flatten(1)
-
-    dist = torch.cdist(thumbs(items), thumbs(train_items))
-    return [train_items[j].caption for j in dist.argmin(1).tolist()]
-
-
-def evaluate(model: Captioner, dataset: str, n: int = 500, seed: int = TEST_SEED, beam: int = 1,
-             split: str = "iid", baseline: bool = True, baseline_n: int = 2000) -> dict:
-    """Scores on n fresh held-out scenes (the test stream; compositional: a held-out pair in each)."""
+def evaluate(model: Captioner, dataset: str = "shapes", *, limit: int | None = None, seed: int = TEST_SEED,
+             beam: int = 1, split: str = "iid", baseline: bool = True, baseline_n: int = 2000,
+             examples: int = 5) -> dict:
+    """Scores on `limit` (default EVAL_N) fresh held-out scenes of the test stream; compositional: each scene
+    holds a colour-shape pair kept out of training. examples: how many (reference, caption) pairs to include."""
+    n = EVAL_N if limit is None else int(limit)
     if not 1 <= n <= 20_000:
-        raise InputError("n must be between 1 and 20,000 scenes")
+        raise InputError("the number of held-out scenes must be between 1 and 20,000")
+    _check_split(dataset, split, "score a shapes model, or on in-distribution scenes")
     items = make_scenes(dataset, n, seed, "test", split)
     start = time.perf_counter()
     caps = caption_images(model, np.stack([s.image for s in items]), beam=beam)
     seconds = time.perf_counter() - start
     hyps, refs = [c.text for c in caps], [s.caption for s in items]
-    exact = float(np.mean([h == r for h, r in zip(hyps, refs, strict=True)]))
-    out = {"bleu4": round(bleu4(hyps, refs), 2), "exact": round(exact, 4)}
+    out = {"bleu4": round(bleu4(hyps, refs), 2), "exact": round(_exact(hyps, refs), 4)}
     out.update({k: round(v, 4) if isinstance(v, float) else v for k, v in localisation(model, items).items()})
     out.update({"n": n, "dataset": dataset, "split": split, "seed": seed, "beam": beam,
                 "captions_per_second": round(n / max(seconds, 1e-9), 1)})
     if baseline:
         nn_caps = nearest_neighbour_captions(dataset, items, n_train=baseline_n, split=split)
         out["baseline_nn_bleu4"] = round(bleu4(nn_caps, refs), 2)
-        out["baseline_nn_exact"] = round(float(np.mean([h == r for h, r in zip(nn_caps, refs, strict=False)])), 4)
-    out["examples"] = [{"reference": r, "caption": h} for h, r in list(zip(hyps, refs, strict=False))[:5]]
+        out["baseline_nn_exact"] = round(_exact(nn_caps, refs), 4)
+    if examples:
+        out["examples"] = [{"reference": r, "caption": h} for h, r in list(zip(hyps, refs, strict=True))[:examples]]
     return out
 
 
-# ---------------------------------------------------------------- uploads and overlays
-
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-MAX_PIXELS = 40_000_000
-MIN_SIDE = 16
-
-
-def preprocess_upload(data: bytes, name: str = "upload") -> tuple[np.ndarray, list[str]]:
-    """Image file bytes -> ((64, 64, 3) uint8, notes on what was changed). InputError when unusable.
-
-    Grayscale is copied to three channels and transparency is flattened onto grey (both noted);
-    non-square images are centre-cropped; everything is resized to the scenes' 64x64.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    if not data:
-        raise InputError(f"{name} is empty: upload a PNG or JPEG image")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise InputError(f"{name} is {len(data) / 2**20:.1f} MB: upload an image under {MAX_UPLOAD_BYTES // 2**20} MB")
-    try:
-        img = Image.open(io.BytesIO(data))
-        w, h = img.size
-        if w * h > MAX_PIXELS:
-            raise InputError(f"{name} is {w}x{h} pixels: upload an image under {MAX_PIXELS // 1_000_000} megapixels")
-        img.load()
-    except InputError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise InputError(f"{name} is not an image this app can read ({type(e).__name__}): "
-                         "upload a PNG, JPEG, GIF, BMP or WebP file") from None
-    notes = []
-    if min(w, h) < MIN_SIDE:
-        raise InputError(f"{name} is only {w}x{h} pixels: upload an image at least {MIN_SIDE}x{MIN_SIDE}")
-    if getattr(img, "n_frames", 1) > 1:
-        notes.append("animated image: only the first frame is used")
-    mode = img.mode
-    if mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-        mode = img.mode
-    if mode in ("RGBA", "LA", "PA") or (mode == "RGBa"):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (110, 110, 110, 255))
-        img = Image.alpha_composite(background, rgba).convert("RGB")
-        notes.append("transparent areas were filled with grey (the scenes have no alpha channel)")
-    elif mode in ("L", "1", "I", "I;16", "F"):
-        if mode in ("I", "I;16", "F"):
-            arr = np.asarray(img, dtype=np.float64)
-            span = max(arr.max() - arr.min(), 1e-9)
-            img = Image.fromarray(((arr - arr.min()) / span * 255).astype(np.uint8))
-        img = img.convert("RGB")
-        notes.append("grayscale image: copied to red, green and blue, so no colour word can be right")
-    elif mode != "RGB":
-        img = img.convert("RGB")
-        notes.append(f"{mode} image converted to RGB")
-    if w != h:
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        img = img.crop((left, top, left + side, top + side))
-        notes.append(f"centre-cropped from {w}x{h} to {side}x{side}")
-    if img.size != (scenes.SIZE, scenes.SIZE):
-        img = img.resize((scenes.SIZE, scenes.SIZE), Image.LANCZOS if img.size[0] > scenes.SIZE else Image.BICUBIC)
-        notes.append(f"resized to {scenes.SIZE}x{scenes.SIZE}, the size the models were trained on")
-    return np.asarray(img, dtype=np.uint8).copy(), notes
-
-
-def upsample_map(att: np.ndarray, size: int = scenes.SIZE, blur: float = 3.0) -> np.ndarray:
-    """(g, g) attention -> (size, size) map, bilinear upsampling then Gaussian smoothing, scaled to [0, 1]."""
-    from PIL import Image, ImageFilter
-
-    a = np.asarray(att, dtype=np.float32)
-    a = (a / max(float(a.max()), 1e-12) * 255).astype(np.uint8)  # 8-bit: Pillow blurs only integer modes
-    img = Image.fromarray(a).resize((size, size), Image.BILINEAR)
-    img = img.filter(ImageFilter.GaussianBlur(blur)) if blur else img
-    out = np.asarray(img, dtype=np.float32)
-    return out / max(float(out.max()), 1e-12)
-
-
-def overlay(image: np.ndarray, att: np.ndarray, strength: float = 0.75) -> np.ndarray:
-    """(S, S, 3) uint8 image + (g, g) attention -> (S, S, 3) uint8: darkened where attention is low."""
-    m = upsample_map(att, image.shape[0])[:, :, None]
-    shade = image.astype(np.float32) * (1 - strength + strength * m)
-    return np.clip(shade, 0, 255).astype(np.uint8)
-
-
-# ---------------------------------------------------------------- attention explorer contract
+def _exact(hyps: list[str], refs: list[str]) -> float:
+    return float(np.mean([h == r for h, r in zip(hyps, refs, strict=True)]))
 
 
 def attention_probe(info: CheckpointInfo, text: str | None = None):
