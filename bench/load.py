@@ -262,10 +262,10 @@ def steps(only: list[str] | None = None) -> list[Step]:
         return await timed(pg, pg.locator(".st-key-music_generate button").click, "[data-testid='stAudio']", t)
 
     async def sentiment(pg, n, t):
-        box = pg.locator(".st-key-sent-text-0 textarea")
+        box = pg.locator(".st-key-sentiment-text-0 textarea")
         await box.fill(f"Review {n}: a moving film with a superb cast, though the ending dragged a little.")
-        return await timed(pg, lambda: box.press("Control+Enter"), ".st-key-sent-result [data-testid='stDataFrame']",
-                           t)
+        return await timed(pg, lambda: box.press("Control+Enter"),
+                           ".st-key-sentiment-result [data-testid='stDataFrame']", t)
 
     async def caption(pg, n, t):
         return await timed(pg, pg.locator(".st-key-captioning-new button").click,

@@ -51,8 +51,8 @@ def pages() -> list[tuple[str, str, str]]:
     return [
         ("", "home", "h1:has-text('Sequence Studio')"),
         ("forecast", "forecast", ".st-key-forecast-chart .main-svg"),
-        ("music", "music", ".st-key-music_generate button"),
-        ("sentiment", "sentiment", ".st-key-sent-result [data-testid='stDataFrame']"),
+        ("music", "music", ".st-key-music-generate button"),
+        ("sentiment", "sentiment", ".st-key-sentiment-result [data-testid='stDataFrame']"),
         ("captioning", "captioning", ".st-key-captioning-overlay-lstm img"),
         ("translation", "translation", ".st-key-translation-alignment .main-svg"),
         ("attention", "attention", f".st-key-attention-fig-{_attention_stem()}-weights .main-svg"),
@@ -202,9 +202,10 @@ def actions(stem: str) -> list[tuple[str, str, Callable]]:
         return timed_action(pg, button.click, "[data-testid='stAudio']")
 
     def sentiment_predict(pg, i):
-        box = pg.locator(".st-key-sent-text-0 textarea")
+        box = pg.locator(".st-key-sentiment-text-0 textarea")
         box.fill(f"Review {i}: a moving film with a superb cast, though the ending dragged a little.")
-        return timed_action(pg, lambda: box.press("Control+Enter"), ".st-key-sent-result [data-testid='stDataFrame']")
+        return timed_action(pg, lambda: box.press("Control+Enter"),
+                            ".st-key-sentiment-result [data-testid='stDataFrame']")
 
     def caption_new(pg, i):
         button = pg.locator(".st-key-captioning-new button")
@@ -383,7 +384,8 @@ def main() -> None:
         f"warm rows are medians of {args.repeats} runs, each in a new browser session (first render) or with a "
         "new input (actions: new shock, horizon, seed, text or scene), after one untimed warm-up.\n\n"
         "Main elements: home `h1 Sequence Studio`; forecast `.st-key-forecast-chart` plot; music the Generate button "
-        "(no tune until asked); sentiment `.st-key-sent-result` table; captioning `.st-key-captioning-overlay-lstm` "
+        "(no tune until asked); sentiment `.st-key-sentiment-result` table; "
+        "captioning `.st-key-captioning-overlay-lstm` "
         "image; attention the layer-0 head-0 weights plot; memory lab `.st-key-memory-lab-accuracy` plot.\n\n"
         + markdown_table(rows)
         + "\n\n"

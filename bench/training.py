@@ -104,7 +104,6 @@ def cases(quick: bool) -> list[tuple[str, str, object, object]]:
     """(task, model, module whose fit is swapped, zero-argument call)"""
     from seqcore.data.music import load_corpus
     from seqcore.data.prices import load_goog
-    from seqcore.data.reviews import load_splits
     from seqcore.tasks import attention, captioning, forecasting, memory_lab, music, sentiment
 
     out = []
@@ -119,13 +118,11 @@ def cases(quick: bool) -> list[tuple[str, str, object, object]]:
         hp, size, seq = card["hyperparameters"], card["config"]["size"], card["config"]["seq_len"]
         tc = train_mod.TrainConfig(batch_size=hp["batch_size"], lr=hp["lr"])
         out.append(("music", f"{kind} {size} (shipped config: seq {seq}, batch {hp['batch_size']})", music,
-                    lambda kind=kind, size=size, seq=seq, tc=tc: music.train_music(kind, size, seq_len=seq, config=tc,
-                                                                                   corpus=corpus)))
-    splits = load_splits("both")
+                    lambda cfg=cfg: music.train(cfg)))
     for kind in ("lstm", "transformer"):
         label = f"{kind} small (train defaults: IMDB + MR, batch 64, {sentiment.MAX_TOKENS} tokens max)"
         out.append(("sentiment", label, sentiment,
-                    lambda kind=kind: sentiment.train_sentiment(kind, splits=splits, vader=False)))
+                    lambda kind=kind: sentiment.train(sentiment.Config(model=kind, vader=False))))
     for dec in captioning.DECODERS:
         cfg = captioning.Config(decoder=dec, n_train=500 if quick else 2000, eval_n=0)
         out.append(("captioning", f"{dec} decoder (shapes, batch {cfg.batch_size}, {cfg.n_train} scenes)",

@@ -2,13 +2,10 @@
 
 import pytest
 
-from seqcore.checkpoints import list_checkpoints
 from tests.conftest import ARTIFACTS, goto, wait_idle
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif("caption-lstm-shapes" not in {c.name for c in list_checkpoints("caption")},
-                    reason="shipped caption checkpoints are missing (make models)")
 def test_caption_with_attention_overlay(page, server_url):
     goto(page, f"{server_url}/captioning")
     page.get_by_text("Image captioning").first.wait_for()

@@ -1,9 +1,7 @@
 """AppTest of the captioning page: captions with attention, uploads, scores, training."""
 
-import pytest
 from PIL import Image
 
-from seqcore.checkpoints import list_checkpoints
 from tests.conftest import open_page
 from tests.helpers import image_bytes
 
@@ -14,12 +12,8 @@ def texts(app) -> str:
     return " ".join(m.value for m in app.markdown) + " ".join(c.value for c in app.caption)
 
 
-needs_models = pytest.mark.skipif(
-    not {"caption-lstm-shapes", "caption-transformer-shapes"} <= {c.name for c in list_checkpoints("caption")},
-    reason="shipped caption checkpoints are missing (make models)")
 
 
-@needs_models
 def test_random_scene_gets_both_captions_and_attention(app):
     open_page(PAGE, app)
     assert app.radio(key="captioning-source").value == "Random held-out scene"
@@ -38,7 +32,6 @@ def test_random_scene_gets_both_captions_and_attention(app):
     assert not app.exception and not app.error
 
 
-@needs_models
 def test_build_a_scene_and_beam_search(app):
     open_page(PAGE, app)
     app.radio(key="captioning-source").set_value("Build a scene").run()
@@ -84,7 +77,6 @@ def test_score_wrong_split_is_an_error_and_training_runs(app):
     assert any("Saved caption-lstm-digits-mine" in s.value for s in app.success)
 
 
-@needs_models
 def test_a_retrained_checkpoint_is_read_again(app, shipped, monkeypatch):
     """The page caches models by (name, weights mtime): new weights on disk must be loaded, not the old ones."""
     import os

@@ -3,11 +3,7 @@
 import pytest
 import torch
 
-from seqcore.checkpoints import list_checkpoints
 from seqcore.tasks import captioning as C
-
-SHIPPED = {c.name for c in list_checkpoints("caption")}
-
 
 IN_DISTRIBUTION = ["caption-lstm-shapes", "caption-transformer-shapes", "caption-lstm-digits",
                    "caption-transformer-digits"]
@@ -16,8 +12,6 @@ IN_DISTRIBUTION = ["caption-lstm-shapes", "caption-transformer-shapes", "caption
 @pytest.mark.parametrize("name", IN_DISTRIBUTION)
 def test_shipped_captioners_meet_the_issue_target(name):
     """Issue 6's target in distribution: BLEU-4 >= 90 and localisation >= 90% (the card's 500 scenes)."""
-    if name not in SHIPPED:
-        pytest.skip("shipped checkpoint missing")
     model, card = C.load(name)
     assert card["metrics"]["bleu4"] >= 90 and card["metrics"]["attention_localisation"] >= 0.9
     out = C.evaluate(model, card["data"]["dataset"], limit=100, seed=77, baseline_n=300)  # a fresh, smaller sample
@@ -26,7 +20,6 @@ def test_shipped_captioners_meet_the_issue_target(name):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif("caption-transformer-shapes-comp" not in SHIPPED, reason="shipped checkpoint missing")
 def test_compositional_split_costs_exact_match():
     model, _ = C.load("caption-transformer-shapes-comp")
     iid = C.evaluate(model, "shapes", limit=100, seed=5, baseline=False)
