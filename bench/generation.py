@@ -3,7 +3,7 @@ against recomputing the whole context for every new character, at lengths 100, 5
 
 The shipped Transformer (checkpoints/music-transformer) has learned positions for 128 characters only. Two ways
 are timed for it:
-- "shipped, sliding window": seqcore.tasks.music._Stepper as the page and the CLI use it; when the 128-character
+- "shipped, sliding window": seqcore.generate.LMStepper as the page and the CLI use it; when the 128-character
   context is full the KV cache restarts from the last 64 characters (amortised O(1) per character).
 - "timing copy, max_len 2,048": the same weights in a model built with max_len 2,048 (position rows past 128
   copied cyclically from the trained ones), so a single KV cache, and the full-context recompute, can grow to
@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._report import markdown_table, write_section  # noqa: E402
 from seqcore.data.music import SEP  # noqa: E402
 from seqcore.device import set_threads  # noqa: E402
+from seqcore.generate import LMStepper  # noqa: E402
 from seqcore.models import Transformer, TransformerConfig  # noqa: E402
 from seqcore.tasks import music  # noqa: E402
 
@@ -89,8 +90,8 @@ def tf_recompute(model: Transformer, start: list[int], n: int, gen, window: int 
 
 
 def shipped_stepper(lm: music.CharLM, start: list[int], n: int, gen) -> list[float]:
-    """The page's and CLI's path: music._Stepper (state / KV cache, sliding-window restart for the Transformer)."""
-    times, step = [], music._Stepper(lm)
+    """The page's and CLI's path: LMStepper (state / KV cache, sliding-window restart for the Transformer)."""
+    times, step = [], LMStepper(lm.model, lm.seq_len)
     nxt = _sample(step.feed(start), gen)
     for _ in range(n):
         t0 = time.perf_counter()
@@ -136,16 +137,16 @@ def main() -> None:
     repeats = 1 if args.quick else args.repeats
     set_threads()
     torch.set_grad_enabled(False)
-    lstm, tf = music.load_lm("lstm"), music.load_lm("transformer")
+    (lstm, _), (tf, _) = music.load("lstm"), music.load("transformer")
     tf_long = long_copy(tf.model)
     start = lstm.encode(SEP + SEP + PRIME).tolist()
     assert start == tf.encode(SEP + SEP + PRIME).tolist()
     ctx = tf.seq_len
     paths = [
-        ("LSTM", "carried state (shipped _Stepper)", lambda n, g: shipped_stepper(lstm, start, n, g)),
+        ("LSTM", "carried state (shipped LMStepper)", lambda n, g: shipped_stepper(lstm, start, n, g)),
         ("LSTM", "carried state (bare loop)", lambda n, g: lstm_cached(lstm.model, start, n, g)),
         ("LSTM", "recompute full context", lambda n, g: lstm_recompute(lstm.model, start, n, g)),
-        ("Transformer", f"shipped _Stepper: KV cache, window {ctx}, restart from {ctx // 2}",
+        ("Transformer", f"shipped LMStepper: KV cache, window {ctx}, restart from {ctx // 2}",
          lambda n, g: shipped_stepper(tf, start, n, g)),
         ("Transformer", f"recompute last {ctx} chars (shipped model, no cache)",
          lambda n, g: tf_recompute(tf.model, start, n, g, window=ctx)),
@@ -185,7 +186,7 @@ def main() -> None:
         f"(model step + sampling), medians over the runs column (seeds 0..runs-1). 'first/last 10% ms' are the "
         f"median step times over the first and last tenth of the run: a cached path is flat when they match.\n\n"
         f"How 2,000 characters are handled for the Transformer: its learned positions stop at {ctx}. The shipped "
-        f"path (`_Stepper`, what the page and `seqcore music generate` use) restarts the KV cache from the last "
+        f"path (`LMStepper`, what the page and `seqcore music generate` use) restarts the KV cache from the last "
         f"{ctx // 2} characters whenever the {ctx}-character context is full, so its cost per character is bounded "
         f"(a re-prime of {ctx // 2} characters every {ctx - ctx // 2} steps, amortised). To show one growing "
         f"cache and the quadratic full-context recompute at 2,000, a timing copy with max_len {LONG_CTX} is built "

@@ -24,7 +24,6 @@ from seqcore.device import set_threads  # noqa: E402
 from seqcore.tasks import music  # noqa: E402
 from seqcore.tasks.music_abc import bar_check  # noqa: E402
 from seqcore.tasks.music_ngram import CharNGram  # noqa: E402
-from seqcore.train import TrainConfig  # noqa: E402
 
 SAMPLE_COLUMNS = ("tunes with >= 8 matching bars, raw", "tunes with >= 8 matching bars, meter-aware",
                   "bars matching, raw", "bars matching, meter-aware", "chars/s, raw", "chars/s, meter-aware")
@@ -34,17 +33,10 @@ def sample_stats(lm: music.CharLM, n: int) -> dict:
     """Bar-length honesty of n seeded tunes (no prime, default temperature, 600 chars), raw and constrained."""
     out = {}
     for constrain, name in ((False, "raw"), (True, "meter-aware")):
-        good = bars = matching = chars = 0
-        seconds = 0.0
-        for seed in range(n):
-            g = music.generate(lm, "", length=600, temperature=music.DEFAULT_TEMPERATURE, seed=seed,
-                               constrain=constrain)
-            good += g.bars_matching >= 8
-            bars, matching = bars + g.bars_total, matching + g.bars_matching
-            chars, seconds = chars + g.n_new, seconds + g.seconds
-        out[f"tunes with >= 8 matching bars, {name}"] = round(good / n, 3)
-        out[f"bars matching, {name}"] = round(matching / max(1, bars), 3)
-        out[f"chars/s, {name}"] = round(chars / seconds)
+        s = music.bar_stats(lm, n, constrain=constrain)
+        out[f"tunes with >= 8 matching bars, {name}"] = s["tunes_with_8_matching_bars"]
+        out[f"bars matching, {name}"] = s["bar_match_share"]
+        out[f"chars/s, {name}"] = s["chars_per_second"]
     return {k: out[k] for k in SAMPLE_COLUMNS}
 
 
@@ -52,7 +44,7 @@ def sampling_only(n: int) -> None:
     """The shipped models' sample stats, printed (BENCHMARKS.md is written only by a full run)."""
     rows = []
     for kind in music.KINDS:
-        lm = music.load_lm(kind)
+        lm, _ = music.load(kind)
         print(f"sampling {n} tunes from {lm.name}, raw and meter-aware", file=sys.stderr, flush=True)
         with torch.inference_mode():
             rows.append({"model": lm.name, **sample_stats(lm, n)})
@@ -88,7 +80,7 @@ def main() -> None:
 
     shipped = {}
     for kind in music.KINDS:
-        lm = music.load_lm(kind)
+        lm, _ = music.load(kind)
         shipped[kind] = lm
         print(f"sampling {args.samples} tunes from {lm.name}", file=sys.stderr, flush=True)
         with torch.inference_mode():
@@ -100,10 +92,11 @@ def main() -> None:
     if not args.skip_mit:
         budget = float(shipped["lstm"].card["train_seconds"])
         print(f"training the MIT configuration for {budget:.0f} s", file=sys.stderr, flush=True)
-        cfg = TrainConfig(epochs=50, batch_size=8, lr=5e-3, weight_decay=0.0, time_budget_s=budget, eval_every=200,
-                          patience=None, warmup_frac=0.01, min_lr_frac=1.0)  # constant lr, as the lab's Adam
-        lm, report = music.train_music("lstm", "mit", seq_len=100, config=cfg, corpus=corpus,
-                                       device=torch.device("cpu"))
+        cfg = music.Config(kind="lstm", size="mit", seq_len=100, epochs=50, batch_size=8, lr=5e-3, time_budget_s=budget,
+                           eval_every=200, patience=None,
+                           train_options=dict(weight_decay=0.0, warmup_frac=0.01, min_lr_frac=1.0))  # constant lr
+        lm, card = music.train(cfg, device=torch.device("cpu"))
+        report = {"n_params": card["hyperparameters"]["n_params"], "train": card["training"]["result"]}
         with torch.inference_mode():
             mit_bpc = music.bits_per_char(lm, test)
             rows.append({"model": "MIT lab LSTM (256 emb, 1024 units, batch 8, seq 100), same wall time",

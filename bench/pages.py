@@ -194,11 +194,11 @@ def actions(stem: str) -> list[tuple[str, str, Callable]]:
         return timed_action(pg, lambda: pg.keyboard.press(key), ".st-key-forecast-chart .main-svg")
 
     def music_generate(pg, i):
-        box = pg.locator(".st-key-music_seed input")
+        box = pg.locator(".st-key-music-seed input")
         box.fill(str(100 + i))
         box.press("Enter")
         idle(pg)
-        button = pg.locator(".st-key-music_generate button")
+        button = pg.locator(".st-key-music-generate button")
         return timed_action(pg, button.click, "[data-testid='stAudio']")
 
     def sentiment_predict(pg, i):

@@ -102,7 +102,6 @@ def measure(module, call, warmup: int, steps: int) -> dict:
 
 def cases(quick: bool) -> list[tuple[str, str, object, object]]:
     """(task, model, module whose fit is swapped, zero-argument call)"""
-    from seqcore.data.music import load_corpus
     from seqcore.data.prices import load_goog
     from seqcore.tasks import attention, captioning, forecasting, memory_lab, music, sentiment
 
@@ -112,11 +111,10 @@ def cases(quick: bool) -> list[tuple[str, str, object, object]]:
         cfg = forecasting.ForecastTaskConfig(model=kind)
         out.append(("forecast", f"{kind} (ForecastTaskConfig defaults: lookback 30, horizon 20, hidden 32, batch 64)",
                     forecasting, lambda cfg=cfg: forecasting.build(cfg, goog.kind).fit(goog.values)))
-    corpus = load_corpus()
     for kind in music.KINDS:
-        card = music.load_lm(kind).card
+        card = music.load(kind)[1]
         hp, size, seq = card["hyperparameters"], card["config"]["size"], card["config"]["seq_len"]
-        tc = train_mod.TrainConfig(batch_size=hp["batch_size"], lr=hp["lr"])
+        cfg = music.Config(kind=kind, size=size, seq_len=seq, batch_size=hp["batch_size"], lr=hp["lr"])
         out.append(("music", f"{kind} {size} (shipped config: seq {seq}, batch {hp['batch_size']})", music,
                     lambda cfg=cfg: music.train(cfg)))
     for kind in ("lstm", "transformer"):

@@ -249,29 +249,29 @@ GARBAGE_PRIMES = {
 def music_app():
     """The music page after generating one tune: every bad input must leave it on screen."""
     at = open_page("music")
-    at.selectbox(key="music_preset").select("Jig in D (6/8)").run()
-    at.slider(key="music_length").set_value(50)
-    at.button(key="music_generate").click().run()
+    at.selectbox(key="music-preset").select("Jig in D (6/8)").run()
+    at.slider(key="music-length").set_value(50)
+    at.button(key="music-generate").click().run()
     assert not at.exception and not at.error, messages(at)
-    assert at.session_state["music_results"]
+    assert at.session_state["music-results"]
     return at
 
 
 def _tune_kept(at, before: list) -> None:
     assert not at.exception, at.exception
-    assert at.session_state["music_results"] is before or at.session_state["music_results"] == before
+    assert at.session_state["music-results"] is before or at.session_state["music-results"] == before
     assert any(c.value == before[0]["tune"]["abc"] for c in at.get("code")), "the generated tune is still shown"
 
 
 @pytest.mark.parametrize("case", list(GARBAGE_PRIMES))
 def test_music_garbage_prime(music_app, case):
     at = music_app
-    before = at.session_state["music_results"]
+    before = at.session_state["music-results"]
     prime, words = GARBAGE_PRIMES[case]
-    at.text_area(key="music_prime").input(prime).run()
-    at.button(key="music_generate").click().run()
+    at.text_area(key="music-prime").input(prime).run()
+    at.button(key="music-generate").click().run()
     assert said(at, *words), messages(at)
-    assert at.text_area(key="music_prime").value == prime  # kept, so the user can fix it
+    assert at.text_area(key="music-prime").value == prime  # kept, so the user can fix it
     _tune_kept(at, before)
 
 
@@ -279,37 +279,37 @@ def test_music_unterminated_prime_is_continued(music_app):
     """An unfinished tune is what a prime is: the model continues it, and the result replaces the old one."""
     at = music_app
     prime = "M:6/8\nL:1/8\nK:D\n|:A|dfa agf|gfe [fe"
-    at.text_area(key="music_prime").input(prime).run()
-    at.slider(key="music_length").set_value(50)
-    at.button(key="music_generate").click().run()
+    at.text_area(key="music-prime").input(prime).run()
+    at.slider(key="music-length").set_value(50)
+    at.button(key="music-generate").click().run()
     assert not at.exception and not at.error, messages(at)
-    assert at.session_state["music_results"][0]["tune"]["abc"].startswith(prime)
+    assert at.session_state["music-results"][0]["tune"]["abc"].startswith(prime)
 
 
 @pytest.mark.parametrize("case", list(HUM_CASES))
 def test_music_bad_recording(music_app, case):
     at = music_app
-    before = at.session_state["music_results"]
+    before = at.session_state["music-results"]
     data, words = HUM_CASES[case]
-    at.file_uploader(key="music_hum_file").set_value((f"{case}.wav", data, "audio/wav")).run()
+    at.file_uploader(key="music-hum-file").set_value((f"{case}.wav", data, "audio/wav")).run()
     assert said(at, *words), messages(at)
     _tune_kept(at, before)
 
 
 def test_music_training_without_a_corpus(music_app):
     at = music_app
-    before = at.session_state["music_results"]
-    at.multiselect(key="music_train_corpus").set_value([]).run()
-    at.button(key="music_train").click().run()
+    before = at.session_state["music-results"]
+    at.multiselect(key="music-train-corpus").set_value([]).run()
+    at.button(key="music-train").click().run()
     assert said(at, "Choose at least one corpus"), messages(at)
-    assert "music_train_job" not in at.session_state
+    assert "music-train-job" not in at.session_state
     _tune_kept(at, before)
 
 
 def test_music_ten_minute_recording_is_refused_cheaply():
     """A 10-minute microphone recording (8 kHz mono, 9.6 MB): refused from its header, with the limit."""
     at = open_page("music")
-    at.audio_input(key="music_hum_mic").set_value(("long.wav", wav(np.zeros(600 * 8000), sr=8000), "audio/wav"))
+    at.audio_input(key="music-hum-mic").set_value(("long.wav", wav(np.zeros(600 * 8000), sr=8000), "audio/wav"))
     at.run()
     assert not at.exception, at.exception
     assert said(at, "600 s", "at most 20 s"), messages(at)
@@ -513,14 +513,14 @@ def test_forecast_broken_shipped_checkpoint(shipped, how):
 def test_music_broken_shipped_checkpoint(shipped, how):
     words = break_checkpoint(shipped, "music-lstm", how, "music-transformer")
     at = open_page("music")
-    at.slider(key="music_length").set_value(50)
-    at.button(key="music_generate").click().run()
+    at.slider(key="music-length").set_value(50)
+    at.button(key="music-generate").click().run()
     assert not at.exception, at.exception
     assert said(at, *words), messages(at)
-    at.radio(key="music_model").set_value("transformer").run()
-    at.button(key="music_generate").click().run()
+    at.radio(key="music-model").set_value("transformer").run()
+    at.button(key="music-generate").click().run()
     assert not at.exception and not at.error, messages(at)
-    assert at.session_state["music_results"]
+    assert at.session_state["music-results"]
 
 
 @pytest.mark.parametrize("how", HOW)
@@ -569,8 +569,8 @@ def test_attention_broken_shipped_checkpoint(shipped, how):
 def test_corrupt_model_card_is_skipped_and_the_page_works(shipped):
     (shipped / "music-lstm.json").write_text("{not json")
     at = open_page("music")
-    at.slider(key="music_length").set_value(50)
-    at.button(key="music_generate").click().run()
+    at.slider(key="music-length").set_value(50)
+    at.button(key="music-generate").click().run()
     assert not at.exception, at.exception
     assert said(at, "music-lstm"), messages(at)
     assert "music-lstm" not in {c.name for c in list_checkpoints("music")}

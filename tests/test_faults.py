@@ -294,13 +294,13 @@ def music_app():
 
 def generate_with_mine(at) -> str:
     """A tune from the session's own model (the failed run's message may stay on screen; no other may)."""
-    at.radio(key="music_model").set_value("yours").run()
-    at.slider(key="music_length").set_value(50)
-    at.button(key="music_generate").click().run()
-    assert not at.exception and not at.session_state["music_error"], messages(at)
+    at.radio(key="music-model").set_value("yours").run()
+    at.slider(key="music-length").set_value(50)
+    at.button(key="music-generate").click().run()
+    assert not at.exception and not at.session_state["music-error"], messages(at)
     assert all(e.value.startswith("Training failed") for e in at.error), messages(at)
-    result = at.session_state["music_results"][0]
-    assert result["label"] == at.session_state["music_user_lm"].name
+    result = at.session_state["music-results"][0]
+    assert result["label"] == at.session_state["music-user-lm"].name
     return result["tune"]["abc"]
 
 
@@ -309,25 +309,25 @@ def test_music_training_fault_keeps_the_previous_model(music_app, monkeypatch, h
     from seqcore.tasks import music
 
     at = music_app
-    before = music.load_lm("lstm")
-    at.session_state["music_user_lm"] = before
+    before = music.load("lstm")[0]
+    at.session_state["music-user-lm"] = before
     at.run()
     interrupt(monkeypatch, music, how, max_steps=6)
-    at.selectbox(key="music_train_size").select("tiny")
-    at.number_input(key="music_train_steps").set_value(10)
-    at.button(key="music_train").click().run()
-    finish(at, "music_train_job")
+    at.selectbox(key="music-train-size").select("tiny")
+    at.number_input(key="music-train-steps").set_value(10)
+    at.button(key="music-train").click().run()
+    finish(at, "music-train-job")
     assert said_about(at, how), messages(at)
     if how == "stop":
-        assert at.session_state["music_user_lm"] is not before
+        assert at.session_state["music-user-lm"] is not before
         assert any("Trained" in s.value and "stop_flag" in s.value for s in at.success)
     else:
-        assert at.session_state["music_user_lm"] is before
+        assert at.session_state["music-user-lm"] is before
         assert not any("Trained" in s.value for s in at.success)
     assert generate_with_mine(at)
-    at.radio(key="music_model").set_value("lstm").run()  # the shipped model too
-    at.button(key="music_generate").click().run()
-    assert not at.exception and not at.session_state["music_error"] and at.session_state["music_results"]
+    at.radio(key="music-model").set_value("lstm").run()  # the shipped model too
+    at.button(key="music-generate").click().run()
+    assert not at.exception and not at.session_state["music-error"] and at.session_state["music-results"]
 
 
 @pytest.fixture(scope="module")
@@ -422,21 +422,21 @@ def test_music_corrupt_checkpoint_offers_a_retrain(shipped, monkeypatch):
 
     broken = garble(shipped, "music-transformer")
     at = open_page("music")
-    at.slider(key="music_length").set_value(50)
-    at.button(key="music_generate").click().run()  # the shipped LSTM still writes tunes, and nothing complains
+    at.slider(key="music-length").set_value(50)
+    at.button(key="music-generate").click().run()  # the shipped LSTM still writes tunes, and nothing complains
     no_exception(at)
-    assert at.session_state["music_results"] and not at.error, messages(at)
-    at.radio(key="music_model").set_value("transformer").run()
+    assert at.session_state["music-results"] and not at.error, messages(at)
+    at.radio(key="music-model").set_value("transformer").run()
     assert said(at, "shipped transformer model cannot be used", "music-transformer", "corrupt", "Retrain"), \
         messages(at)
-    at.button(key="music_generate").click().run()
+    at.button(key="music-generate").click().run()
     assert sum("music-transformer" in e.value for e in at.error) == 1  # said once, not again by Generate
     interrupt(monkeypatch, music, max_steps=4)
-    at.button(key="music_retrain_transformer").click().run()
+    at.button(key="music-retrain-transformer").click().run()
     no_exception(at)
     assert said(at, "Retraining the transformer", "under Train your own"), messages(at)
-    finish(at, "music_train_job")
-    assert at.session_state["music_user_lm"].kind == "transformer"
+    finish(at, "music-train-job")
+    assert at.session_state["music-user-lm"].kind == "transformer"
     assert generate_with_mine(at)
     assert (shipped / "music-transformer.safetensors").read_bytes() == broken
 
@@ -575,7 +575,7 @@ def test_sentiment_save_to_a_read_only_home_says_so_and_keeps_the_model(sentimen
 # The registry cannot read a corrupt card (nor tell its task), so it skips it: each page must still say so.
 CARD_CASES = {
     "forecast": ("forecast-goog-lstm", "forecast-retrain-lstm", None),
-    "music": ("music-transformer", "music_retrain_transformer", ("music_model", "transformer")),
+    "music": ("music-transformer", "music-retrain-transformer", ("music-model", "transformer")),
     "sentiment": ("sentiment-lstm", "sent-retrain-sentiment-lstm", None),
     "captioning": ("caption-lstm-shapes", "captioning-retrain-lstm", None),
     "attention": ("attention-char-transformer", "attention-retrain", None),

@@ -121,7 +121,7 @@ def test_mask_classes_match_single_character_checks(corpus):
     """Characters are asked once per class: the answer must be the same for every member, in every state."""
     from seqcore.tasks import music
 
-    vocab = list(music.load_lm("lstm").vocab) if shipped_music() else sorted(set("".join(corpus.train[:50])))
+    vocab = list(music.load("lstm")[0].vocab) if shipped_music() else sorted(set("".join(corpus.train[:50])))
     mask = MeterMask(vocab)
     texts = corpus.test[:4] + [JIG + "A|[^f,2d]2 {g}a>b (3:2:3c/d/e/ !trill!f|[M:3/4]\nL:1/16\nK:G\n~g4 Z2|",
                                JIG + "A|dfa \nM:3/4\n[L:1/4]agf\nK:G\n[K:D]|\nL:1/8\n|abc (3def|"]
@@ -153,7 +153,7 @@ def test_constrained_decoding_keeps_time_on_seeded_samples():
     from seqcore.tasks import music
 
     set_threads()
-    lm = music.load_lm("lstm")
+    lm, _ = music.load("lstm")
     n, bars, matching, good = 50, 0, 0, 0
     for seed in range(n):
         g = music.generate(lm, "", length=350, temperature=music.DEFAULT_TEMPERATURE, seed=seed)
@@ -169,7 +169,7 @@ def test_constrained_decoding_keeps_time_on_seeded_samples():
 def test_constrained_continues_any_prime_and_raw_is_the_model(prime):
     from seqcore.tasks import music
 
-    lm = music.load_lm("lstm")
+    lm, _ = music.load("lstm")
     g = music.generate(lm, prime, length=150, seed=4, stop_at_end=False)
     assert g.abc.startswith(prime) and g.n_new == 150  # a prime with an overfull bar does not get stuck
     raw = music.generate(lm, prime, length=150, seed=4, stop_at_end=False, constrain=False)
@@ -180,7 +180,7 @@ def test_constrained_continues_any_prime_and_raw_is_the_model(prime):
 def test_transformer_is_constrained_too():
     from seqcore.tasks import music
 
-    g = music.generate(music.load_lm("transformer"), JIG, length=300, seed=1, stop_at_end=False)
+    g = music.generate(music.load("transformer")[0], JIG, length=300, seed=1, stop_at_end=False)
     assert _wrong_inner_bars(g.abc) == []
 
 

@@ -1,20 +1,23 @@
 """Char LSTM / Transformer on tunes: training, carried state, KV cache, sampling, scoring, CLI."""
 
+import dataclasses
 import io
 import json
+import math
 import zipfile
 
 import pytest
 import torch
 
-from seqcore.checkpoints import save_checkpoint, user_dir
-from seqcore.cli import main
+from seqcore.checkpoints import info_at, list_checkpoints, zip_bytes
+from seqcore.cli import build_parser, main
+from seqcore.commands.music import config_from_args
 from seqcore.data.music import load_corpus
 from seqcore.errors import InputError
+from seqcore.generate import LMStepper, filter_logits
 from seqcore.models import Transformer
 from seqcore.tasks import music
 from seqcore.tasks.music_ngram import CharNGram
-from seqcore.train import TrainConfig
 
 TUNE = "M:6/8\nL:1/8\nK:D\n|:A|dfa agf|gfe fed|"
 
@@ -25,25 +28,23 @@ def corpus():
 
 
 @pytest.fixture(scope="module")
-def tiny(corpus):
-    """A tiny trained LSTM and Transformer, also saved as user checkpoints for the CLI tests."""
+def tiny():
+    """A tiny trained LSTM and Transformer (tiny_config), also saved as user checkpoints for the CLI tests."""
     torch.set_num_threads(1)
     out = {}
     for kind in music.KINDS:
-        lm, report = music.train_music(kind, "tiny", seq_len=64, corpus=corpus, max_train_chars=30_000,
-                                       config=TrainConfig(epochs=1, max_steps=20, batch_size=16, eval_every=10),
-                                       device=torch.device("cpu"))
-        lm.card["name"] = f"music-test-{kind}"
-        card = music.build_card(lm, corpus, report, {}, TrainConfig(), "cpu")
-        save_checkpoint(lm.model, card, user_dir() / f"music-test-{kind}", half=True)
-        out[kind] = music.load_lm(f"music-test-{kind}")  # the fp16 round trip, as the page loads it
-        out[kind + "-report"] = report
+        lm, card = music.train(dataclasses.replace(music.tiny_config(), kind=kind), device=torch.device("cpu"))
+        music.save(lm, card, f"music-test-{kind}")
+        out[kind] = music.load(f"music-test-{kind}")[0]  # the fp16 round trip, as the page loads it
+        out[kind + "-card"] = card
     return out
 
 
 def test_training_reports_and_improves(tiny):
-    report = tiny["lstm-report"]
-    assert report["train"]["steps"] == 20 and report["val_bits_per_char"] < 6.3  # log2(76) = 6.25 untrained
+    card = tiny["lstm-card"]
+    assert card["training"]["result"]["steps"] == 20
+    assert card["metrics"]["val_bits_per_char"] < 6.3  # log2(76) = 6.25 untrained
+    assert card["config"]["kind"] == "lstm" and card["hyperparameters"]["n_params"] > 0
 
 
 @pytest.mark.parametrize("kind", music.KINDS)
@@ -60,7 +61,7 @@ def test_lstm_carried_state_equals_full_rerun(tiny):
     ids = lm.encode("\n\n" + TUNE)
     with torch.inference_mode():
         full = lm.logits(ids[None])[0]
-        step = music._Stepper(lm)
+        step = LMStepper(lm.model, lm.seq_len)
         parts = [step.feed(ids[:5].tolist())] + [step.feed([int(i)]) for i in ids[5:]]
     assert torch.allclose(torch.stack(parts), full[4:], atol=1e-5)
 
@@ -70,7 +71,7 @@ def test_transformer_kv_cache_equals_full_rerun(tiny):
     ids = lm.encode("\n\n" + TUNE)
     with torch.inference_mode():
         full = lm.logits(ids[None])[0]
-        step = music._Stepper(lm)
+        step = LMStepper(lm.model, lm.seq_len)
         parts = [step.feed(ids[:5].tolist())] + [step.feed([int(i)]) for i in ids[5:]]
     assert torch.allclose(torch.stack(parts), full[4:], atol=1e-4)
 
@@ -82,10 +83,10 @@ def test_transformer_generates_past_its_context(tiny):
 
 def test_top_k_one_is_greedy_and_top_p_filters():
     logits = torch.tensor([1.0, 3.0, 2.0, 0.5])
-    assert torch.isinf(music._filter(logits, 1, None)).sum() == 3
-    kept = music._filter(logits, None, 0.6)
+    assert torch.isinf(filter_logits(logits, 1, None)).sum() == 3
+    kept = filter_logits(logits, None, 0.6)
     assert not torch.isinf(kept[1]) and torch.isinf(kept[3])
-    assert not torch.isinf(music._filter(logits, None, None)).any()
+    assert not torch.isinf(filter_logits(logits, None, None)).any()
 
 
 def test_bad_primes_and_settings_say_what_to_change(tiny):
@@ -118,16 +119,62 @@ def test_ngram_is_normalised_and_learns(corpus):
     assert g.bits_per_char(text[:2000]) < g.bits_per_char("".join(reversed(text[:2000])))
 
 
-def test_export_zip_round_trips(tiny):
-    from safetensors.torch import load as st_load
-
+def test_download_zip_round_trips(tiny, tmp_path):
     lm = tiny["lstm"]
-    with zipfile.ZipFile(io.BytesIO(music.export_zip(lm))) as z:
-        names = sorted(z.namelist())
-        card = json.loads(z.read(names[0]))
-        state = st_load(z.read(names[1]))
-    again = music.lm_from_state(state, card)
+    with zipfile.ZipFile(io.BytesIO(zip_bytes(music.save, lm, lm.card, lm.name))) as z:
+        assert sorted(z.namelist()) == ["music-test-lstm.json", "music-test-lstm.safetensors"]
+        z.extractall(tmp_path)
+    again, card = music.load(info_at(tmp_path / "music-test-lstm"))
+    assert card["dtype"] == "float16" and card["config"] == lm.card["config"]
     assert music.generate(again, TUNE, length=50, seed=1).abc == music.generate(lm, TUNE, length=50, seed=1).abc
+
+
+def test_evaluate_scores_held_out_tunes_beside_the_5gram(tiny):
+    m = music.evaluate(tiny["lstm"], limit=8)
+    assert m["test_tunes"] == 8 and m["score_window_chars"] == music.SCORE_WINDOW
+    assert all(math.isfinite(m[k]) and m[k] > 0 for k in ("test_bits_per_char", "val_bits_per_char",
+                                                          "baseline_5gram_test_bits_per_char"))
+    test = "".join(t + "\n\n" for t in load_corpus().test[:8])
+    assert m["test_bits_per_char"] == round(music.bits_per_char(tiny["lstm"], test), 4)
+    sampled = music.evaluate(tiny["lstm"], limit=8, samples=2, baseline=False)
+    assert sampled["samples"] == 2 and 0 <= sampled["constrained_sample_bar_match_share"] <= 1
+    assert "baseline_5gram_test_bits_per_char" not in sampled
+
+
+def test_training_defaults_live_in_the_config():
+    """The CLI, the page and `make models` start from the one music.Config: only what they name differs."""
+    for kind in music.KINDS:
+        cli = config_from_args(build_parser().parse_args(["train", "music", "--model", kind]))
+        page = music.page_config(kind)
+        assert cli == music.Config(kind=kind)
+        assert (page.lr, page.window, page.batch_size, page.patience) == (cli.lr, cli.window, cli.batch_size,
+                                                                            cli.patience)
+    assert music.Config(kind="transformer").window == 128 and music.Config(kind="lstm").window == 100
+    with pytest.raises(InputError, match="size"):
+        music.build(music.Config(kind="transformer", size="mit"))
+
+
+def test_load_none_is_the_lowest_held_out_bits_per_char():
+    ranked = [c for c in list_checkpoints("music") if "test_bits_per_char" in c.card.get("metrics", {})]
+    assert ranked, "the shipped music checkpoints carry held-out bits/char"
+    best = min(ranked, key=lambda c: c.card["metrics"]["test_bits_per_char"])
+    assert music.best_name() == best.name
+    lm, card = music.load()
+    assert lm.name == best.name and card["metrics"]["test_bits_per_char"] == best.card["metrics"]["test_bits_per_char"]
+    assert music.load("transformer")[0].name == "music-transformer"
+
+
+def test_cli_train_saves_scores_as_shipped_and_saves_again(tmp_path, capsys):
+    code = main(["train", "music", "--model", "lstm", "--size", "tiny", "--max-steps", "4", "--eval-every", "2",
+                 "--samples", "1", "--out", str(tmp_path), "--name", "music-cli-test"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["train"]["steps"] == 4
+    card = json.loads((tmp_path / "music-cli-test.json").read_text())
+    assert card["metrics"] == out["metrics"] and card["metrics"]["samples"] == 1
+    assert card["metrics"]["test_bits_per_char"] > card["metrics"]["baseline_5gram_test_bits_per_char"]  # 4 steps
+    assert card["dtype"] == "float16" and card["training"]["kind"] == "lstm"
+    lm, _ = music.load(info_at(tmp_path / "music-cli-test"))
+    assert music.evaluate(lm, baseline=False)["test_bits_per_char"] == card["metrics"]["test_bits_per_char"]
 
 
 def test_attention_probe_on_any_text(tiny):
@@ -173,8 +220,8 @@ def test_shipped_cards_are_complete_and_beat_the_5gram():
 @pytest.mark.slow
 def test_small_lstm_beats_the_5gram_in_300_steps(corpus):
     torch.set_num_threads(1)
-    lm, report = music.train_music("lstm", "small", seq_len=100, corpus=corpus, device=torch.device("cpu"),
-                                   config=TrainConfig(epochs=5, max_steps=300, batch_size=32, eval_every=100))
+    lm, _ = music.train(music.Config(kind="lstm", size="small", seq_len=100, epochs=5, max_steps=300, batch_size=32,
+                                     eval_every=100), device=torch.device("cpu"))
     five_gram = CharNGram(5).fit("\n\n" + "".join(t + "\n\n" for t in corpus.train))
     test = "".join(t + "\n\n" for t in corpus.test)
     assert music.bits_per_char(lm, test) < five_gram.bits_per_char(test)

@@ -35,72 +35,72 @@ def _wav16k(x, sr):
 
 def test_generate_and_compare(app):
     open_page("music", app)
-    app.selectbox(key="music_preset").select("Jig in D (6/8)").run()
-    assert app.text_area(key="music_prime").value == "M:6/8\nL:1/8\nK:D\n"
-    app.slider(key="music_length").set_value(200)
-    app.button(key="music_generate").click().run()
+    app.selectbox(key="music-preset").select("Jig in D (6/8)").run()
+    assert app.text_area(key="music-prime").value == "M:6/8\nL:1/8\nK:D\n"
+    app.slider(key="music-length").set_value(200)
+    app.button(key="music-generate").click().run()
     assert not app.exception and not app.error, app.error
     assert app.get("code")[0].value.startswith("M:6/8\nL:1/8\nK:D\n")
     labels = [m.label for m in app.metric]
     assert "Bars matching the meter" in labels and "Generated in" in labels
     assert len(app.get("audio")) >= 1
-    app.button(key="music_compare").click().run()
+    app.button(key="music-compare").click().run()
     assert not app.exception and not app.error
     assert sum(m.label == "Bars matching the meter" for m in app.metric) == 2
 
 
 def test_bad_prime_shows_an_error_and_keeps_the_text(app):
     open_page("music", app)
-    app.text_area(key="music_prime").input("hello world").run()
-    app.button(key="music_generate").click().run()
+    app.text_area(key="music-prime").input("hello world").run()
+    app.button(key="music-generate").click().run()
     assert not app.exception
     assert any("not notes" in e.value for e in app.error)
-    assert app.text_area(key="music_prime").value == "hello world"
+    assert app.text_area(key="music-prime").value == "hello world"
 
 
 def test_train_a_tiny_model_and_use_it(app):
     open_page("music", app)
-    app.selectbox(key="music_train_size").select("tiny").run()
-    app.number_input(key="music_train_steps").set_value(10).run()
-    app.button(key="music_train").click().run()
-    job = app.session_state["music_train_job"]
+    app.selectbox(key="music-train-size").select("tiny").run()
+    app.number_input(key="music-train-steps").set_value(10).run()
+    app.button(key="music-train").click().run()
+    job = app.session_state["music-train-job"]
     assert job.wait(120) and job.error is None, job.error
     app.run()
     assert not app.exception
     assert any("Trained" in s.value for s in app.success)
-    assert "Your trained model" in app.radio(key="music_model").options
-    app.radio(key="music_model").set_value("yours").run()
-    app.button(key="music_generate").click().run()
+    assert "Your trained model" in app.radio(key="music-model").options
+    app.radio(key="music-model").set_value("yours").run()
+    app.button(key="music-generate").click().run()
     assert not app.exception and not app.error
 
 
 def test_hum_upload_becomes_a_prime_and_bad_audio_is_refused(app):
     open_page("music", app)
-    app.file_uploader(key="music_hum_file").set_value(("hum.wav", sine_wav([72, 76, 79, 77]), "audio/wav")).run()
+    app.file_uploader(key="music-hum-file").set_value(("hum.wav", sine_wav([72, 76, 79, 77]), "audio/wav")).run()
     assert not app.exception and not app.error, app.error
     assert any(c.value.startswith("M:4/4\nL:1/8\nK:C\nc2 e2 g2 f2") for c in app.get("code"))
-    app.button(key="music_hum_continue").click().run()
+    app.button(key="music-hum-continue").click().run()
     assert not app.exception and not app.error
     assert any("continued" in m.value for m in app.markdown)
-    app.file_uploader(key="music_hum_file").set_value(("quiet.wav", sine_wav([60], amp=0.0), "audio/wav")).run()
+    app.file_uploader(key="music-hum-file").set_value(("quiet.wav", sine_wav([60], amp=0.0), "audio/wav")).run()
     assert any("silent" in e.value for e in app.error)
-    app.file_uploader(key="music_hum_file").set_value(("x.wav", b"not a wav at all", "audio/wav")).run()
+    app.file_uploader(key="music-hum-file").set_value(("x.wav", b"not a wav at all", "audio/wav")).run()
     assert any("WAV" in e.value for e in app.error)
 
 
 def test_keep_time_toggle_and_the_bar_check_beside_the_tune(app):
     open_page("music", app)
-    assert app.toggle(key="music_constrain").value is True  # meter-aware decoding is on by default
-    app.selectbox(key="music_preset").select("Reel in G (4/4)").run()
-    app.slider(key="music_length").set_value(300)
-    app.button(key="music_generate").click().run()
+    assert app.toggle(key="music-constrain").value is True  # meter-aware decoding is on by default
+    app.selectbox(key="music-preset").select("Reel in G (4/4)").run()
+    app.slider(key="music-length").set_value(300)
+    app.button(key="music-generate").click().run()
     assert not app.exception and not app.error, app.error
     said = [c.value for c in app.caption]
     assert any("bars have the right length (meter-aware decoding)" in c for c in said), said
-    tune = app.session_state["music_results"][0]["tune"]
+    tune = app.session_state["music-results"][0]["tune"]
     assert tune["bars"].matching >= tune["bars"].bars - 2  # all but a pick-up and an unfinished last bar
-    app.toggle(key="music_constrain").set_value(False).run()
-    app.button(key="music_generate").click().run()
+    app.toggle(key="music-constrain").set_value(False).run()
+    app.button(key="music-generate").click().run()
     assert not app.exception and not app.error
     assert any("(raw model, no meter-aware decoding)" in c.value for c in app.caption)
-    assert app.session_state["music_results"][0]["tune"]["abc"] != tune["abc"]
+    assert app.session_state["music-results"][0]["tune"]["abc"] != tune["abc"]

@@ -11,7 +11,7 @@ from seqcore.errors import InputError
 
 TRAIN_TASK = "music"
 
-# `make models` rebuilds the shipped defaults with exactly these arguments.
+# `make models` rebuilds the shipped defaults with exactly these arguments (the rest: music.Config's defaults).
 SHIPPED = [
     ["--model", "lstm", "--size", "small", "--seq-len", "100", "--batch-size", "32", "--lr", "3e-3",
      "--max-steps", "1000", "--time-budget", "900", "--eval-every", "100", "--out", "checkpoints",
@@ -20,6 +20,7 @@ SHIPPED = [
      "--max-steps", "480", "--time-budget", "900", "--eval-every", "40", "--out", "checkpoints",
      "--name", "music-transformer"],
 ]
+MODEL_HELP = "lstm, transformer, or a checkpoint name (default: the lowest held-out bits/char)"
 
 
 def _read(path: str, what: str, limit_mb: float = 5) -> str:
@@ -34,18 +35,17 @@ def _read(path: str, what: str, limit_mb: float = 5) -> str:
 def cmd_generate(args) -> dict:
     from seqcore.device import set_threads
     from seqcore.tasks import music
-    from seqcore.tasks.music_abc import bar_check, parse_abc
 
     set_threads()
     prime = args.prime.replace("\\n", "\n") if args.prime else ""
-    lm = music.load_lm(args.model)
+    lm, _ = music.load(args.model)
     g = music.generate(lm, prime, length=args.length, temperature=args.temperature, top_k=args.top_k,
                        top_p=args.top_p, seed=args.seed, constrain=not args.no_constrain)
-    parsed = parse_abc(g.abc)
+    parsed = music.parse_abc(g.abc)
     out = {"model": lm.name, "abc": g.abc, "new_chars": g.n_new, "seconds": round(g.seconds, 3),
            "chars_per_second": round(g.chars_per_second, 1), "ended_tune": g.ended, "constrained": g.constrained,
            "bars_matching": g.bars_matching, "bars_total": g.bars_total,
-           "notes_parsed": parsed.summary(), "bars": bar_check(g.abc).to_dict()}
+           "notes_parsed": parsed.summary(), "bars": music.bar_check(g.abc).to_dict()}
     if args.abc:
         Path(args.abc).write_text(g.abc)
         out["abc_file"] = args.abc
@@ -69,7 +69,7 @@ def cmd_score(args) -> dict:
     from seqcore.tasks import music
 
     set_threads()
-    lm = music.load_lm(args.model)
+    lm, _ = music.load(args.model)
     return music.score_abc(lm, _read(args.abc, "ABC file"))
 
 
@@ -78,7 +78,7 @@ def register(sub) -> None:
     msub = p.add_subparsers(dest="music_command", required=True, metavar="ACTION")
     g = msub.add_parser("generate", help="write a tune (JSON: abc text, notes parsed, bars_matching of bars_total, "
                                          "seconds)")
-    g.add_argument("--model", default="lstm", help="lstm, transformer, or a checkpoint name (default lstm)")
+    g.add_argument("--model", default=None, help=MODEL_HELP)
     g.add_argument("--prime", default="", help="start of the tune, e.g. 'M:6/8\\nL:1/8\\nK:D\\n' (\\n = newline)")
     g.add_argument("--length", type=int, default=400, help="most characters to write (default 400)")
     g.add_argument("--temperature", type=float, default=0.8)
@@ -94,80 +94,56 @@ def register(sub) -> None:
     g.set_defaults(func=cmd_generate)
     s = msub.add_parser("score", help="bits per character of a model on the tunes in an ABC file")
     s.add_argument("--abc", required=True, help="ABC file with one or more tunes")
-    s.add_argument("--model", default="lstm", help="lstm, transformer, or a checkpoint name (default lstm)")
+    s.add_argument("--model", default=None, help=MODEL_HELP)
     s.set_defaults(func=cmd_score)
+
+
+# --flag -> music.Config field; a flag left out keeps the Config default (the one place defaults live).
+CONFIG_FLAGS = {"model": "kind", "size": "size", "collections": "collections", "seq_len": "seq_len",
+                "batch_size": "batch_size", "lr": "lr", "dropout": "dropout", "epochs": "epochs",
+                "max_steps": "max_steps", "time_budget": "time_budget_s", "eval_every": "eval_every",
+                "patience": "patience", "seed": "seed"}
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
     from seqcore.data.music import COLLECTIONS
 
-    p.add_argument("--model", choices=["lstm", "transformer"], default="lstm")
-    p.add_argument("--size", default="small", help="tiny | small | medium | mit (LSTM 1024, the MIT lab's)")
-    p.add_argument("--collections", nargs="+", default=list(COLLECTIONS), choices=list(COLLECTIONS))
-    p.add_argument("--seq-len", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--time-budget", type=float, default=None, help="seconds of training at most")
-    p.add_argument("--eval-every", type=int, default=100, help="steps between held-out evaluations")
-    p.add_argument("--patience", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
+    default = "(default: music.Config's)"
+    p.add_argument("--model", choices=["lstm", "transformer"], help=f"model kind {default}")
+    p.add_argument("--size", help=f"tiny | small | medium | mit (LSTM 1024, the MIT lab's) {default}")
+    p.add_argument("--collections", nargs="+", choices=list(COLLECTIONS), help=f"tune collections {default}")
+    p.add_argument("--seq-len", type=int, help=f"characters per training window {default}")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--time-budget", type=float, help="seconds of training at most")
+    p.add_argument("--eval-every", type=int, help="steps between held-out evaluations")
+    p.add_argument("--patience", type=int)
+    p.add_argument("--seed", type=int)
     p.add_argument("--samples", type=int, default=20, help="tunes sampled for the bar check in the card")
     p.add_argument("--out", default=None, help="folder for the checkpoint (default: the user checkpoint dir)")
     p.add_argument("--name", default=None, help="checkpoint name (default music-MODEL-SIZE)")
     p.set_defaults(func=cmd_train)
 
 
-def evaluate_lm(lm, corpus, n_samples: int = 20, seed: int = 0) -> dict:
-    """Held-out bits per char (val, test), the 5-gram baseline, and the bar check on sampled tunes, raw and
-    with meter-aware decoding."""
-    from seqcore.data.music import join_tunes
+def config_from_args(args):
+    """music.Config with the flags given on the command line; the rest are the Config's defaults."""
     from seqcore.tasks import music
-    from seqcore.tasks.music_abc import bar_check
-    from seqcore.tasks.music_ngram import CharNGram
 
-    test_text = join_tunes(corpus.test)
-    ngram = CharNGram(5).fit("\n\n" + join_tunes(corpus.train))
-    shares = {}
-    for constrain in (False, True):
-        bars = matching = good = 0
-        for i in range(n_samples):
-            g = music.generate(lm, "", length=600, temperature=music.DEFAULT_TEMPERATURE, seed=seed + i,
-                               constrain=constrain)
-            bars, matching, good = bars + g.bars_total, matching + g.bars_matching, good + (g.bars_matching >= 8)
-        shares[constrain] = (round(good / max(1, n_samples), 3), round(matching / max(1, bars), 3))
-    return {
-        "test_bits_per_char": round(music.bits_per_char(lm, test_text), 4),
-        "val_bits_per_char": round(music.bits_per_char(lm, join_tunes(corpus.val)), 4),
-        "baseline_5gram_test_bits_per_char": round(ngram.bits_per_char(test_text), 4),
-        "score_window_chars": music.SCORE_WINDOW,
-        "samples": n_samples,
-        "sample_temperature": music.DEFAULT_TEMPERATURE,
-        "samples_with_8_matching_bars": shares[False][0],  # the raw model
-        "sample_bar_match_share": shares[False][1],
-        "constrained_samples_with_8_matching_bars": shares[True][0],  # meter-aware decoding
-        "constrained_sample_bar_match_share": shares[True][1],
-        "corpus_test_bar_match_share": round(
-            sum(bar_check(t).matching for t in corpus.test) / max(1, sum(bar_check(t).bars for t in corpus.test)), 3),
-    }
+    given = {field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items() if getattr(args, flag) is not None}
+    if "collections" in given:
+        given["collections"] = tuple(given["collections"])
+    return music.Config(**given)
 
 
 def cmd_train(args) -> dict:
-    import torch
-
-    from seqcore.checkpoints import save_checkpoint, user_dir
-    from seqcore.data.music import load_corpus
-    from seqcore.device import device_name, pick_device
+    from seqcore.checkpoints import info_at
+    from seqcore.device import pick_device
     from seqcore.tasks import music
-    from seqcore.train import TrainConfig
 
-    device = pick_device()
-    corpus = load_corpus(tuple(args.collections), seed=args.seed)
-    cfg = TrainConfig(epochs=args.epochs, max_steps=args.max_steps, time_budget_s=args.time_budget,
-                      batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every, patience=args.patience,
-                      seed=args.seed)
+    cfg = config_from_args(args)
 
     def progress(p):
         if hasattr(p, "val_loss"):
@@ -175,15 +151,11 @@ def cmd_train(args) -> dict:
                   f"({p.elapsed:.0f}s)", file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
-    lm, report = music.train_music(args.model, args.size, seq_len=args.seq_len, config=cfg, dropout=args.dropout,
-                                   corpus=corpus, on_progress=progress, device=device)
-    lm.model.half().float()  # measure the weights as shipped (fp16), not the fp32 ones before saving
-    with torch.inference_mode():
-        metrics = evaluate_lm(lm, corpus, args.samples)
-    name = args.name or f"music-{args.model}-{args.size}"
-    lm.card["name"] = name
-    card = music.build_card(lm, corpus, report, metrics, cfg, device_name(device))
-    out = Path(args.out) if args.out else user_dir()
-    path = save_checkpoint(lm.model, card, out / name, half=True)
-    return {"checkpoint": str(path), "metrics": metrics, "train": report["train"], "n_params": report["n_params"],
-            "total_seconds": round(time.perf_counter() - t0, 1)}
+    lm, card = music.train(cfg, on_progress=progress, device=pick_device())
+    name = args.name or music.default_name(cfg)
+    path = music.save(lm, card, name, args.out)  # saved before scoring: a failure below loses no training
+    lm, card = music.load(info_at(path.with_suffix("")))  # scored as shipped: the fp16 weights just written
+    card["metrics"] = music.evaluate(lm, samples=args.samples)
+    path = music.save(lm, card, name, args.out)
+    return {"checkpoint": str(path), "metrics": card["metrics"], "train": card["training"]["result"],
+            "n_params": card["hyperparameters"]["n_params"], "total_seconds": round(time.perf_counter() - t0, 1)}

@@ -1,22 +1,22 @@
-"""Folk tunes character by character: a char LSTM and a causal char Transformer.
+"""Folk tunes character by character: a char LSTM and a causal char Transformer (the task protocol).
 
-Problem shape: many-to-many next-character prediction while training; one-to-many generation
-(a prime in, a tune out). Both models map (B, T) character ids to (B, T, V) logits. Generation
-carries the LSTM state, or the Transformer's KV cache, so each new character costs O(1) work in
-the length so far. Quality is measured as bits per character on held-out tunes, beside a
-5-gram baseline, and each generated tune gets the bar-length check of music_abc.bar_check.
+Problem shape: many-to-many next-character prediction while training; one-to-many generation (a prime
+in, a tune out, seqcore.tasks.music_generate). Both models map (B, T) character ids to (B, T, V) logits.
+Quality is held-out bits per character on unseen tunes, beside a 5-gram baseline (music_ngram), and the
+bar-length check of music_abc.bar_check on sampled tunes.
+
+The protocol (seqcore.tasks) over CharLM models; the task's own operations: page_config, default_name,
+generate, bits_per_char, score_abc, check_prime, and, re-exported for the page and the CLI, bar_check,
+parse_abc (music_abc) and bar_stats (music_generate).
 """
 
 from __future__ import annotations
 
-import io
-import json
+import functools
 import math
 import re
-import time
-import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -24,24 +24,32 @@ from torch.utils.data import Dataset
 
 from seqcore.checkpoints import (
     CheckpointInfo,
-    find_checkpoint,
-    load_checkpoint,
-    load_weights,
+    as_info,
+    best_checkpoint,
     make_card,
+    restore,
+    save_checkpoint,
     shared_load,
+    user_dir,
 )
 from seqcore.data.music import COLLECTIONS, SEP, TuneCorpus, clean_tune, join_tunes, load_corpus, split_tunes
-from seqcore.errors import InputError
+from seqcore.errors import CheckpointError, InputError
 from seqcore.models import RNNConfig, SequenceRNN, Transformer, TransformerConfig
-from seqcore.tasks.music_abc import bar_check
-from seqcore.tasks.music_meter import MIN_TUNE_BARS, BarTracker, mask_for
+from seqcore.tasks.music_abc import bar_check, parse_abc
+from seqcore.tasks.music_generate import DEFAULT_TEMPERATURE, Generation, bar_stats, check_prime, generate
+from seqcore.tasks.music_ngram import CharNGram
 from seqcore.train import Progress, TrainConfig, fit
+
+__all__ = ["TASK", "Config", "tiny_config", "build", "train", "save", "load", "best_name", "evaluate",
+           "attention_probe", "CharLM", "Generation", "Sample", "KINDS", "SIZES", "COLLECTIONS", "DEFAULT_CHECKPOINTS",
+           "DEFAULT_TEMPERATURE", "SCORE_WINDOW", "page_config", "default_name", "generate", "check_prime",
+           "bits_per_char", "score_abc", "bar_check", "parse_abc", "bar_stats"]
 
 TASK = "music"
 KINDS = ("lstm", "transformer")
 DEFAULT_CHECKPOINTS = {"lstm": "music-lstm", "transformer": "music-transformer"}
 SCORE_WINDOW = 100  # characters per scoring window, the same for every model (the MIT lab's sequence length)
-DEFAULT_TEMPERATURE = 0.8
+SEQ_LEN = {"lstm": 100, "transformer": 128}  # training window per kind (the shipped models'); the Transformer's context
 
 # Model sizes. "mit" is the MIT 6.S191 lab 1 LSTM (embedding 256, one LSTM layer of 1024 units).
 SIZES: dict[str, dict[str, dict]] = {
@@ -60,8 +68,74 @@ SIZES: dict[str, dict[str, dict]] = {
 
 
 @dataclass
+class MusicConfig:
+    """Everything that decides a music model: kind, size, data and the training run. `seqcore train music`,
+    the page's Train button (page_config) and `make models` (the CLI's SHIPPED arguments) all start here."""
+
+    kind: str = "lstm"                # lstm | transformer
+    size: str = "small"               # a key of SIZES[kind]
+    collections: tuple[str, ...] = COLLECTIONS
+    seq_len: int | None = None        # characters per training window; None: SEQ_LEN[kind]
+    dropout: float = 0.0
+    epochs: int = 20
+    max_steps: int | None = None
+    time_budget_s: float | None = None
+    batch_size: int = 32
+    lr: float = 3e-3
+    eval_every: int = 100             # steps between held-out evaluations
+    patience: int | None = 4          # evaluations without improvement before stopping; None = never
+    seed: int = 0
+    sample_every: int | None = None   # evaluations between Sample records sent to on_progress
+    max_train_chars: int | None = None  # only the first N training characters (tiny runs)
+    train_options: dict = field(default_factory=dict)  # other TrainConfig fields (weight_decay, warmup_frac...)
+
+    def check(self) -> None:
+        if self.kind not in KINDS:
+            raise InputError(f"model must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.size not in SIZES[self.kind]:
+            raise InputError(f"size for {self.kind} must be one of {', '.join(SIZES[self.kind])}, got {self.size!r}")
+        if not self.collections:
+            raise InputError("no tunes: choose at least one collection")
+
+    @property
+    def window(self) -> int:
+        """Characters per training window: seq_len, or the kind's default."""
+        return self.seq_len or SEQ_LEN[self.kind]
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, max_steps=self.max_steps, time_budget_s=self.time_budget_s,
+                           batch_size=self.batch_size, lr=self.lr, eval_every=self.eval_every,
+                           patience=self.patience, seed=self.seed, **self.train_options)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+Config = MusicConfig
+
+
+def tiny_config() -> MusicConfig:
+    """Seconds on a CPU: a 1-layer Transformer, 20 steps on the first 30,000 characters."""
+    return MusicConfig(kind="transformer", size="tiny", seq_len=64, epochs=1, max_steps=20, batch_size=16,
+                       eval_every=10, max_train_chars=30_000)
+
+
+def page_config(kind: str, *, size: str = "tiny", steps: int = 200, budget_s: float = 120,
+                collections=COLLECTIONS) -> MusicConfig:
+    """The page's Train button (and its Retrain): `steps` steps or `budget_s` seconds, whichever comes first,
+    ten evaluations and a sample every second one; the rest as `seqcore train music`."""
+    return MusicConfig(kind=kind, size=size, collections=tuple(collections), max_steps=int(steps),
+                       time_budget_s=float(budget_s), eval_every=max(5, int(steps) // 10), sample_every=2)
+
+
+def default_name(cfg: MusicConfig) -> str:
+    return f"music-{cfg.kind}-{cfg.size}"
+
+
+@dataclass
 class CharLM:
-    """A trained character model with its vocabulary. `model` maps (B, T) ids to (B, T, V) logits."""
+    """A character model with its vocabulary. `model` maps (B, T) ids to (B, T, V) logits; seq_len is the
+    training window (and the Transformer's context when generating)."""
 
     kind: str
     model: torch.nn.Module
@@ -92,33 +166,33 @@ class CharLM:
 
 
 def logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(B, T) ids -> (B, T, V) next-character logits, for either kind."""
     if isinstance(model, Transformer):
         return model(x).y
     return model(x)[0]
 
 
-def build_model(kind: str, vocab_size: int, size: str = "small", seq_len: int = 256,
-                dropout: float = 0.0) -> torch.nn.Module:
-    if kind not in KINDS:
-        raise InputError(f"model must be one of {', '.join(KINDS)}, got {kind!r}")
-    if size not in SIZES[kind]:
-        raise InputError(f"size for {kind} must be one of {', '.join(SIZES[kind])}, got {size!r}")
-    spec = SIZES[kind][size]
-    if kind == "lstm":
-        return SequenceRNN(RNNConfig(cell="lstm", vocab_size=vocab_size, out_size=vocab_size, **spec))
-    return Transformer(TransformerConfig(vocab_size=vocab_size, out_size=vocab_size, causal=True,
-                                         positions="learned", max_len=max(seq_len, SCORE_WINDOW),
-                                         dropout=dropout, **spec))
+def build_network(card_config: dict) -> torch.nn.Module:
+    """The network a card's `config` describes ({"kind", "model": RNNConfig / TransformerConfig fields, ...})."""
+    if card_config["kind"] == "lstm":
+        return SequenceRNN(RNNConfig(**card_config["model"]))
+    return Transformer(TransformerConfig(**card_config["model"]))
 
 
-def model_from_card(card: dict) -> torch.nn.Module:
-    cfg = card["config"]
-    if cfg["kind"] == "lstm":
-        return SequenceRNN(RNNConfig(**cfg["model"]))
-    return Transformer(TransformerConfig(**cfg["model"]))
+def build(cfg: MusicConfig) -> CharLM:
+    """An untrained model over the vocabulary of cfg.collections."""
+    cfg.check()
+    vocab = load_corpus(cfg.collections).vocab
+    spec, v = SIZES[cfg.kind][cfg.size], len(vocab)
+    if cfg.kind == "lstm":
+        model = SequenceRNN(RNNConfig(cell="lstm", vocab_size=v, out_size=v, **spec))
+    else:
+        model = Transformer(TransformerConfig(vocab_size=v, out_size=v, causal=True, positions="learned",
+                                              max_len=max(cfg.window, SCORE_WINDOW), dropout=cfg.dropout, **spec))
+    return CharLM(cfg.kind, model, vocab, cfg.window)
 
 
-# ---- data --------------------------------------------------------------------------------
+# ---- data and loss -----------------------------------------------------------------------
 
 class CharWindows(Dataset):
     """Non-overlapping windows of a character stream: item i = (x (T,), y (T,)), y = x shifted by one."""
@@ -140,6 +214,91 @@ def lm_loss(model: torch.nn.Module, batch) -> torch.Tensor:
     x, y = batch
     out = logits(model, x)
     return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+
+
+# ---- training ----------------------------------------------------------------------------
+
+@dataclass
+class Sample:
+    """A short tune sampled during training, reported beside the loss records."""
+
+    step: int
+    text: str
+
+
+def train(cfg: MusicConfig, *, on_progress=None, stop=None, device=None) -> tuple[CharLM, dict]:
+    """Train on the training tunes with early stopping on the validation tunes; (model on the CPU, card).
+
+    The card's metrics hold the best validation bits/char; `evaluate` adds the test figures.
+    """
+    from seqcore.device import device_name, pick_device
+
+    cfg.check()
+    corpus = load_corpus(cfg.collections)
+    tcfg = cfg.train_config()
+    torch.manual_seed(tcfg.seed)
+    lm = build(cfg)
+    device = device or pick_device()
+    train_text = join_tunes(corpus.train)
+    if cfg.max_train_chars:
+        train_text = train_text[: cfg.max_train_chars]
+    train_data = CharWindows(lm.encode(SEP + SEP + train_text), lm.seq_len)
+    val_data = CharWindows(lm.encode(SEP + SEP + join_tunes(corpus.val)), lm.seq_len)
+    evals = 0
+
+    def report(p: Progress):
+        nonlocal evals
+        if on_progress is None:
+            return
+        on_progress(p)
+        evals += 1
+        if cfg.sample_every and evals % cfg.sample_every == 0:
+            was = lm.model.training
+            on_progress(Sample(p.step, generate(lm, "", length=200, temperature=DEFAULT_TEMPERATURE, seed=p.step).abc))
+            lm.model.train(was)
+
+    result = fit(lm.model, lm_loss, train_data, val_data, tcfg, on_progress=report, stop=stop, device=device)
+    lm.model.cpu().eval()
+    config = {"kind": cfg.kind, "size": cfg.size, "seq_len": lm.seq_len, "vocab": "".join(lm.vocab),
+              "model": lm.model.config.to_dict()}
+    val_bits = round(result.best_val_loss / math.log(2), 4) if result.best_val_loss else None
+    lm.card = make_card(
+        TASK, f"char-{cfg.kind}", config, data=corpus.card(), metrics={"val_bits_per_char": val_bits},
+        train_seconds=round(result.seconds, 1), device=device_name(device),
+        hyperparameters={**tcfg.to_dict(), "size": cfg.size,
+                         "n_params": sum(p.numel() for p in lm.model.parameters())},
+        training={**cfg.to_dict(), "result": result.to_dict()}, name=default_name(cfg))
+    return lm, lm.card
+
+
+# ---- checkpoints -------------------------------------------------------------------------
+
+def save(lm: CharLM, card: dict, name: str | None = None, out: str | Path | None = None) -> Path:
+    """NAME.safetensors (fp16, as shipped) + NAME.json in `out` (default: the user checkpoint dir)."""
+    name = name or card.get("name") or lm.name
+    return save_checkpoint(lm.model, card, Path(out or user_dir()) / name, half=True)
+
+
+def load(name_or_info: str | CheckpointInfo | None = None) -> tuple[CharLM, dict]:
+    """A model from a checkpoint name, `lstm` / `transformer` (the shipped ones), a registry entry, or None
+    (the best on held-out tunes), on the CPU in eval mode."""
+    if name_or_info is None:
+        name_or_info = best_name()
+    if isinstance(name_or_info, str):
+        name_or_info = DEFAULT_CHECKPOINTS.get(name_or_info, name_or_info)
+    info = as_info(name_or_info, TASK)
+    model, _, card = restore(info, lambda card: build_network(card["config"]))
+    try:
+        cfg = card["config"]
+        lm = CharLM(cfg["kind"], model, list(cfg["vocab"]), int(cfg["seq_len"]), card)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"model card {info.name}.json cannot rebuild its vocabulary ({e})") from None
+    return lm, card
+
+
+def best_name() -> str:
+    """The model with the lowest held-out test bits per character in its model card."""
+    return best_checkpoint(TASK, "test_bits_per_char", higher=False).name
 
 
 # ---- evaluation --------------------------------------------------------------------------
@@ -165,6 +324,45 @@ def bits_per_char(lm: CharLM, text: str, window: int = SCORE_WINDOW, batch_size:
     return total / max(1, n) / math.log(2)
 
 
+@functools.cache
+def _five_gram(collections: tuple[str, ...]) -> CharNGram:
+    """The baseline, fitted once per corpus on its training tunes (about 2 s for both collections)."""
+    return CharNGram(5).fit(SEP + SEP + join_tunes(load_corpus(collections).train))
+
+
+def _corpus_of(lm: CharLM) -> TuneCorpus:
+    """The corpus `lm` was trained on (its card's collections; the split every model shares)."""
+    return load_corpus(tuple(lm.card.get("data", {}).get("collections") or COLLECTIONS))
+
+
+def evaluate(lm: CharLM, *, limit: int | None = None, samples: int = 0, seed: int = 0, baseline: bool = True) -> dict:
+    """Held-out bits per character (test and validation tunes, SCORE_WINDOW-character windows) and the 5-gram's.
+
+    limit: score only the first `limit` tunes of each split. samples: also the bar check on that many tunes
+    sampled at DEFAULT_TEMPERATURE, raw and with meter-aware decoding, and on the real test tunes. The keys
+    are the model card's metrics.
+    """
+    corpus = _corpus_of(lm)
+    test, val = corpus.test[:limit], corpus.val[:limit]
+    test_text = join_tunes(test)
+    out = {"test_bits_per_char": round(bits_per_char(lm, test_text), 4),
+           "val_bits_per_char": round(bits_per_char(lm, join_tunes(val)), 4),
+           "score_window_chars": SCORE_WINDOW, "test_tunes": len(test)}
+    if baseline:
+        out["baseline_5gram_test_bits_per_char"] = round(_five_gram(corpus.collections).bits_per_char(test_text), 4)
+    if samples:
+        raw, kept = (bar_stats(lm, samples, constrain=c, seed=seed) for c in (False, True))
+        out.update({
+            "samples": samples, "sample_temperature": DEFAULT_TEMPERATURE,
+            "samples_with_8_matching_bars": raw["tunes_with_8_matching_bars"],  # the raw model
+            "sample_bar_match_share": raw["bar_match_share"],
+            "constrained_samples_with_8_matching_bars": kept["tunes_with_8_matching_bars"],  # meter-aware decoding
+            "constrained_sample_bar_match_share": kept["bar_match_share"],
+            "corpus_test_bar_match_share": round(sum(bar_check(t).matching for t in test)
+                                                 / max(1, sum(bar_check(t).bars for t in test)), 3)})
+    return out
+
+
 def tunes_from_text(text: str) -> list[str]:
     """Tunes of an ABC file (X: separated), cleaned like the corpus; a bare tune without X: counts as one."""
     raw = split_tunes(text) if re.search(r"^X:", text, re.M) else [text]
@@ -183,246 +381,13 @@ def score_abc(lm: CharLM, text: str) -> dict:
             "dropped_chars": len(joined) - len(kept), "model": lm.name}
 
 
-# ---- generation --------------------------------------------------------------------------
-
-NOTE_LETTERS = set("ABCDEFGabcdefgzxZ")
-DECORATION_LETTERS = set("HJLMOPRSTuvy")
-
-
-def check_prime(lm: CharLM, prime: str) -> str:
-    """The prime, normalised; InputError when it cannot be the start of an ABC tune."""
-    prime = (prime or "").replace("\r\n", "\n").replace("\t", " ")
-    if len(prime) > 2000:
-        raise InputError("the prime is longer than 2,000 characters: give the start of a tune")
-    body = "\n".join(line for line in prime.split("\n") if not re.match(r"^[A-Za-z]:", line))
-    strange = sorted({c for c in body if c.isalpha() and c not in NOTE_LETTERS | DECORATION_LETTERS})
-    if strange:
-        raise InputError(f"the prime does not read as ABC: letters {', '.join(strange)} are not notes "
-                         "(use A-G, a-g, z for rests, and header lines like M:6/8, K:D)")
-    lm.encode(prime)  # raises on characters the model never saw
-    return prime
-
-
-def _filter(logits_: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
-    """(V,) logits with everything outside the top-k / nucleus set to -inf."""
-    if top_k is not None and 0 < top_k < logits_.numel():
-        kth = torch.topk(logits_, top_k).values[-1]
-        logits_ = logits_.masked_fill(logits_ < kth, float("-inf"))
-    if top_p is not None and 0 < top_p < 1:
-        sorted_, order = torch.sort(logits_, descending=True)
-        cum = torch.softmax(sorted_, -1).cumsum(-1)
-        drop = cum - torch.softmax(sorted_, -1) > top_p  # keep the smallest set whose mass reaches top_p
-        logits_ = logits_.clone()
-        logits_[order[drop]] = float("-inf")
-    return logits_
-
-
-@dataclass
-class Generation:
-    abc: str             # prime + generated characters
-    prime: str
-    n_new: int
-    seconds: float
-    ended: bool          # the model closed the tune itself (blank line)
-    constrained: bool = False  # meter-aware decoding was on
-    bars_matching: int = 0     # bar_check on the whole tune: bars whose length fits the meter ...
-    bars_total: int = 0        # ... of the bars that hold notes
-
-    @property
-    def chars_per_second(self) -> float:
-        return self.n_new / max(1e-9, self.seconds)
-
-
-class _Stepper:
-    """Feeds characters to a model and returns next-character logits, carrying state or a KV cache."""
-
-    def __init__(self, lm: CharLM):
-        self.lm, self.state, self.cache, self.history = lm, None, None, []
-        self.ctx = lm.seq_len
-        self.device = next(lm.model.parameters()).device
-
-    def feed(self, ids: list[int]) -> torch.Tensor:
-        """ids: new characters; returns (V,) logits for the character after them."""
-        self.history.extend(ids)
-        model = self.lm.model
-        if isinstance(model, Transformer):
-            if self.cache is None or self.cache.length + len(ids) > self.ctx:
-                # The context is full: restart the cache from the last half context (amortised O(1)).
-                keep = self.history[-max(1, self.ctx // 2):]
-                self.cache = model.new_cache()
-                ids = keep
-            out = model(torch.tensor([ids], device=self.device), cache=self.cache).y
-        else:
-            out, self.state = model(torch.tensor([ids], device=self.device), self.state)
-        return out[0, -1].float().cpu()
-
-
-@torch.inference_mode()
-def generate(lm: CharLM, prime: str = "", length: int = 400, temperature: float = 1.0,
-             top_k: int | None = None, top_p: float | None = None, seed: int = 0,
-             stop_at_end: bool = True, constrain: bool = True) -> Generation:
-    """Sample up to `length` characters after `prime`; the same seed gives the same tune.
-
-    constrain: meter-aware decoding (music_meter). Before each character, the characters that would
-    overfill the bar, close it early (all but a pick-up first bar), break the ABC grammar, or end the
-    tune before it has MIN_TUNE_BARS whole bars get probability 0, so the model's distribution is
-    renormalised over the allowed continuations; when nothing is allowed (a prime that cannot be
-    completed), nothing is masked. False: the raw model.
-    """
-    if not 1 <= length <= 5000:
-        raise InputError("length must be between 1 and 5,000 characters")
-    if not 0.05 <= temperature <= 5:
-        raise InputError("temperature must be between 0.05 and 5")
-    prime = check_prime(lm, prime)
-    lm.model.eval()
-    gen = torch.Generator().manual_seed(int(seed))
-    t0 = time.perf_counter()
-    step = _Stepper(lm)
-    out = step_out = step.feed(lm.encode(SEP + SEP + prime).tolist())
-    new: list[int] = []
-    last = prime[-1:] if prime else SEP
-    ended = False
-    sep_id = lm.index[SEP]
-    wrote_notes = False
-    tracker = BarTracker(prime, min_bars=MIN_TUNE_BARS) if constrain else None
-    mask = mask_for("".join(lm.vocab)) if constrain else None
-    for _ in range(length):
-        if tracker is not None:
-            banned = mask.banned(tracker)
-            if banned is not None:
-                out = out.clone()
-                out[banned] = float("-inf")
-        if last == SEP and not wrote_notes:
-            out = out.clone()
-            out[sep_id] = float("-inf")  # a blank line would end the tune before it has begun
-            if tracker is not None and torch.isinf(out).all():
-                out = step_out.clone()
-                out[sep_id] = float("-inf")
-        probs = torch.softmax(_filter(out / temperature, top_k, top_p), -1)
-        nxt = int(torch.multinomial(probs, 1, generator=gen))
-        new.append(nxt)
-        if stop_at_end and nxt == sep_id and last == SEP:
-            ended = True
-            break
-        last = lm.vocab[nxt]
-        wrote_notes = wrote_notes or last in NOTE_LETTERS
-        if tracker is not None:
-            tracker.push(last)
-        out = step_out = step.feed([nxt])
-    text = prime + lm.decode(new)
-    if ended:
-        text = text.rstrip("\n") + "\n"
-    seconds = time.perf_counter() - t0
-    bars = bar_check(text)
-    return Generation(text, prime, len(new), seconds, ended, constrain, bars.matching, bars.bars)
-
-
-# ---- training ----------------------------------------------------------------------------
-
-@dataclass
-class Sample:
-    """A short tune sampled during training, reported beside the loss records."""
-
-    step: int
-    text: str
-
-
-def train_music(kind: str = "lstm", size: str = "small", *, collections=COLLECTIONS, seq_len: int = 100,
-                config: TrainConfig | None = None, dropout: float = 0.0, sample_every: int | None = None,
-                on_progress: Callable | None = None, stop=None, corpus: TuneCorpus | None = None,
-                device: torch.device | None = None, max_train_chars: int | None = None) -> tuple[CharLM, dict]:
-    """Train a char model with early stopping on held-out tunes; returns (model, report dict).
-
-    sample_every: evaluations between samples sent to on_progress (as Sample records).
-    max_train_chars: use only the first N training characters (tiny runs from tests and the page).
-    """
-    corpus = corpus or load_corpus(tuple(collections))
-    cfg = config or TrainConfig()
-    torch.manual_seed(cfg.seed)
-    model = build_model(kind, len(corpus.vocab), size, seq_len, dropout)
-    lm = CharLM(kind, model, corpus.vocab, seq_len)
-    train_text = join_tunes(corpus.train)
-    if max_train_chars:
-        train_text = train_text[:max_train_chars]
-    train = CharWindows(lm.encode(SEP + SEP + train_text), seq_len)
-    val = CharWindows(lm.encode(SEP + SEP + join_tunes(corpus.val)), seq_len)
-    evals = 0
-
-    def report(p: Progress):
-        nonlocal evals
-        if on_progress is not None:
-            on_progress(p)
-        evals += 1
-        if sample_every and on_progress is not None and evals % sample_every == 0:
-            was = model.training
-            model.eval()
-            on_progress(Sample(p.step, generate(lm, "", length=200, temperature=0.8, seed=p.step).abc))
-            model.train(was)
-
-    result = fit(model, lm_loss, train, val, cfg, on_progress=report, stop=stop, device=device)
-    model.cpu().eval()
-    n_params = sum(p.numel() for p in model.parameters())
-    lm.card = {"name": f"music-{kind}-{size}", "task": TASK, "arch": f"char-{kind}",
-               "config": model_config(lm, size)}
-    report_ = {"train": result.to_dict(), "n_params": n_params, "size": size,
-               "val_bits_per_char": round(result.best_val_loss / math.log(2), 4) if result.best_val_loss else None}
-    return lm, report_
-
-
-def model_config(lm: CharLM, size: str) -> dict:
-    return {"kind": lm.kind, "size": size, "seq_len": lm.seq_len, "vocab": "".join(lm.vocab),
-            "model": lm.model.config.to_dict()}
-
-
-# ---- checkpoints -------------------------------------------------------------------------
-
-def lm_from_state(state: dict, card: dict, name: str = "checkpoint") -> CharLM:
-    cfg = card["config"]
-    model = model_from_card(card)
-    load_weights(model, {k: v.float() for k, v in state.items()}, name)
-    model.eval()
-    return CharLM(cfg["kind"], model, list(cfg["vocab"]), int(cfg["seq_len"]), card)
-
-
-def lm_from_info(info: CheckpointInfo) -> CharLM:
-    state, card = load_checkpoint(info.stem)
-    return lm_from_state(state, card, info.name)
-
-
-def load_lm(name_or_kind: str = "lstm") -> CharLM:
-    """A registry checkpoint by name, or the shipped default for 'lstm' / 'transformer'."""
-    name = DEFAULT_CHECKPOINTS.get(name_or_kind, name_or_kind)
-    return lm_from_info(find_checkpoint(name, TASK))
-
-
-def export_zip(lm: CharLM) -> bytes:
-    """The model as a zip of NAME.safetensors + NAME.json (what save_checkpoint writes)."""
-    from safetensors.torch import save as st_save
-
-    tensors = {k: v.detach().cpu().to(torch.float16).contiguous().clone() for k, v in lm.model.state_dict().items()}
-    buf = io.BytesIO()
-    name = lm.name
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{name}.safetensors", st_save(tensors, metadata={"task": TASK, "arch": lm.card.get("arch", "")}))
-        z.writestr(f"{name}.json", json.dumps({**lm.card, "dtype": "float16"}, indent=2, default=str))
-    return buf.getvalue()
-
-
-def build_card(lm: CharLM, corpus: TuneCorpus, report: dict, metrics: dict, cfg: TrainConfig, device: str,
-               **fields) -> dict:
-    return make_card(TASK, lm.card["arch"], lm.card["config"], data=corpus.card(), metrics=metrics,
-                     train_seconds=round(report["train"]["seconds"], 1), device=device,
-                     hyperparameters={**cfg.to_dict(), "size": report["size"], "n_params": report["n_params"]},
-                     training=report["train"], **fields)
-
-
 # ---- the attention explorer's view -------------------------------------------------------
 
-def attention_probe(info: CheckpointInfo, text: str | None):
+def attention_probe(info: CheckpointInfo, text: str | None = None):
     """Char-level probe of a music Transformer: any text the vocabulary covers (default: a tune's start)."""
     from seqcore.tasks.probe import AttentionProbe
 
-    lm = shared_load(lm_from_info, info)  # loaded once per file version: a new text costs no reload
+    lm, _ = shared_load(load, info)  # loaded once per file version: a new text costs no reload
     if not isinstance(lm.model, Transformer):
         raise InputError(f"{info.name} is not a Transformer")
     text = text if text else "M:6/8\nL:1/8\nK:D\n|:A|dfa agf|gfe fed|"
