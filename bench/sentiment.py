@@ -60,7 +60,7 @@ def main() -> None:
         row = {"model": name}
         for key, df in subsets.items():
             p = [r["p_positive"] for r in predict(df["text"].tolist())]
-            row[f"{key.upper()} test acc"] = f"{S.evaluate(p, df['label'].tolist())['accuracy']:.1%}"
+            row[f"{key.upper()} test acc"] = f"{S.score(p, df['label'].tolist())['accuracy']:.1%}"
         imdb_texts = subsets["imdb"]["text"].tolist()
         row["pred/s batch 1"] = f"{throughput(predict, imdb_texts, 1, seconds):.0f}"
         row["pred/s batch 64"] = f"{throughput(predict, imdb_texts, 64, seconds):.0f}"
@@ -72,13 +72,13 @@ def main() -> None:
                  **{f"{k.upper()} test acc": f"{(df['label'] == majority).mean():.1%}"
                     for k, df in subsets.items()},
                  "pred/s batch 1": "-", "pred/s batch 64": "-", "train s": "-", "params": "-"})
-    rows.append(accuracy_row("VADER lexicon", S.vader_predict))
+    rows.append(accuracy_row("VADER lexicon", S.VADER.predict))
     tfidf = S.fit_tfidf(splits)
     rows.append(accuracy_row("TF-IDF (word 1-2 grams) + logistic regression", tfidf.predict,
                              {"train_seconds": tfidf.fit_seconds, "params": len(tfidf.features) + 1}))
     for kind in ("lstm", "transformer"):
         try:
-            sm = S.load_model(S.default_name(kind))
+            sm, _ = S.load(kind)
         except Exception as e:  # a missing checkpoint is reported, not hidden
             print(f"skip {kind}: {e}", file=sys.stderr)
             continue

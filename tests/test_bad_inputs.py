@@ -319,25 +319,25 @@ def test_music_ten_minute_recording_is_refused_cheaply():
 
 ONE_MB = ("The plot is thin but the cast is great. " * (MB // 41 + 1))[:MB]
 EMOJI = "\U0001f600\U0001f621\U0001f3ac\U0001f37f" * 8
-SENT_TEXT = "sent-text-0"  # the text box of the first example
+SENT_TEXT = "sentiment-text-0"  # the text box of the first example
 
 
 @pytest.fixture(scope="module")
 def sentiment_app():
     """The sentiment page after a held-out evaluation (VADER, 50 reviews): it must outlive bad input."""
     at = open_page("sentiment")
-    at.selectbox(key="sent-eval-source").set_value("mr")
-    at.selectbox(key="sent-eval-model").set_value("VADER lexicon")
-    at.number_input(key="sent-eval-n").set_value(50)
-    at.button(key="sent-eval-run").click().run()
+    at.selectbox(key="sentiment-eval-source").set_value("mr")
+    at.selectbox(key="sentiment-eval-model").set_value("VADER lexicon")
+    at.number_input(key="sentiment-eval-n").set_value(50)
+    at.button(key="sentiment-eval-run").click().run()
     assert not at.exception and not at.error, messages(at)
-    assert at.session_state["sent-eval"]
+    assert at.session_state["sentiment-eval"]
     return at
 
 
 def _evaluation_kept(at, before) -> None:
     assert not at.exception, at.exception
-    assert at.session_state["sent-eval"] is before
+    assert at.session_state["sentiment-eval"] is before
     assert "Majority class" in [m.label for m in at.metric]
 
 
@@ -352,7 +352,7 @@ SENT_TEXT_CASES = {
 @pytest.mark.parametrize("case", list(SENT_TEXT_CASES))
 def test_sentiment_bad_text(sentiment_app, case):
     at = sentiment_app
-    before = at.session_state["sent-eval"]
+    before = at.session_state["sentiment-eval"]
     text, words = SENT_TEXT_CASES[case]
     at.text_area(key=SENT_TEXT).set_value(text).run()
     assert said(at, *words), messages(at)
@@ -372,10 +372,10 @@ SENT_CSV_CASES = {
 @pytest.mark.parametrize("case", list(SENT_CSV_CASES))
 def test_sentiment_bad_batch_csv(sentiment_app, case):
     at = sentiment_app
-    before = at.session_state["sent-eval"]
+    before = at.session_state["sentiment-eval"]
     data, words = SENT_CSV_CASES[case]
-    at.radio(key="sent-batch-mode").set_value("Upload CSV").run()
-    at.file_uploader(key="sent-batch-file").set_value((f"{case}.csv", data, "text/csv")).run()
+    at.radio(key="sentiment-batch-mode").set_value("Upload CSV").run()
+    at.file_uploader(key="sentiment-batch-file").set_value((f"{case}.csv", data, "text/csv")).run()
     assert said(at, *words), messages(at)
     _evaluation_kept(at, before)
 
@@ -383,12 +383,12 @@ def test_sentiment_bad_batch_csv(sentiment_app, case):
 def test_sentiment_one_megabyte_of_pasted_lines(sentiment_app):
     """20,000 pasted lines: the batch is cut to its limit, and says so."""
     at = sentiment_app
-    before = at.session_state["sent-eval"]
-    at.radio(key="sent-batch-mode").set_value("Paste lines").run()
-    at.text_area(key="sent-batch-lines").set_value("\n".join(["fine film"] * 20_000)).run()
+    before = at.session_state["sentiment-eval"]
+    at.radio(key="sentiment-batch-mode").set_value("Paste lines").run()
+    at.text_area(key="sentiment-batch-lines").set_value("\n".join(["fine film"] * 20_000)).run()
     assert said(at, "20000 rows", "first 2000"), messages(at)
     _evaluation_kept(at, before)
-    at.text_area(key="sent-batch-lines").set_value("").run()
+    at.text_area(key="sentiment-batch-lines").set_value("").run()
 
 
 @pytest.fixture(scope="module")
@@ -531,10 +531,10 @@ def test_sentiment_broken_shipped_checkpoint(shipped, how):
     assert said(at, *words), messages(at)
     rows = next(d.value for d in at.dataframe if "latency (ms)" in d.value.columns)
     assert {"VADER lexicon"} < set(rows["model"])  # the Transformer and VADER still answer
-    at.selectbox(key="sent-eval-model").set_value(next(o for o in at.selectbox(key="sent-eval-model").options
-                                                        if o.startswith("sentiment-lstm (")))
-    at.number_input(key="sent-eval-n").set_value(50)
-    at.button(key="sent-eval-run").click().run()  # evaluating the broken model says so too
+    at.selectbox(key="sentiment-eval-model").set_value(next(o for o in at.selectbox(key="sentiment-eval-model").options
+                                                             if o.startswith("sentiment-lstm (")))
+    at.number_input(key="sentiment-eval-n").set_value(50)
+    at.button(key="sentiment-eval-run").click().run()  # evaluating the broken model says so too
     assert not at.exception, at.exception
     assert said(at, *words, "Pick another model"), messages(at)
 

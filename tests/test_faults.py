@@ -344,18 +344,18 @@ def test_sentiment_training_fault_keeps_the_previous_model(sentiment_app, monkey
     from seqcore.tasks import sentiment as S
 
     at = sentiment_app
-    before = S.load_model("sentiment-lstm")
-    at.session_state["sent-own"] = before
+    before = S.load("sentiment-lstm")[0]
+    at.session_state["sentiment-own"] = before
     at.run()
     assert "Your model (this session)" in set(predictions(at)["model"])
     interrupt(monkeypatch, S, how, max_steps=4)
-    at.selectbox(key="sent-train-size").set_value("tiny")
-    at.number_input(key="sent-train-rows").set_value(200)
-    at.number_input(key="sent-train-epochs").set_value(1)
-    at.button(key="sent-train-run").click().run()
-    finish(at, "sent-job")
+    at.selectbox(key="sentiment-train-size").set_value("tiny")
+    at.number_input(key="sentiment-train-rows").set_value(200)
+    at.number_input(key="sentiment-train-epochs").set_value(1)
+    at.button(key="sentiment-train-run").click().run()
+    finish(at, "sentiment-job")
     assert said_about(at, how), messages(at)
-    assert (at.session_state["sent-own"] is before) == (how != "stop")
+    assert (at.session_state["sentiment-own"] is before) == (how != "stop")
     rows = predictions(at)
     own = rows[rows["model"] == "Your model (this session)"]
     assert len(own) == 1 and 0 <= own["P(positive)"].iloc[0] <= 1  # the session's model still predicts
@@ -451,10 +451,10 @@ def test_sentiment_corrupt_checkpoint_offers_a_retrain(shipped, monkeypatch):
     assert {"sentiment-lstm (BiLSTM, shipped)", "VADER lexicon"} <= set(rows["model"])  # the others answer
     assert sum("sentiment-transformer" in m for m in messages(at)) == 1  # said once, not once per table
     interrupt(monkeypatch, S, max_steps=4)
-    at.button(key="sent-retrain-sentiment-transformer").click().run()
+    at.button(key="sentiment-retrain-sentiment-transformer").click().run()
     no_exception(at)
-    job = finish(at, "sent-job")
-    assert at.session_state["sent-own"] is job.result.model and job.result.model.kind == "transformer"
+    job = finish(at, "sentiment-job")
+    assert at.session_state["sentiment-own"] is job.result[0] and job.result[0].kind == "transformer"
     assert "Your model (this session)" in set(predictions(at)["model"])
     assert (shipped / "sentiment-transformer.safetensors").read_bytes() == broken
 
@@ -556,19 +556,19 @@ def test_sentiment_save_to_a_read_only_home_says_so_and_keeps_the_model(sentimen
 
     at = sentiment_app
     interrupt(monkeypatch, S, max_steps=2)
-    at.selectbox(key="sent-train-size").set_value("tiny")
-    at.number_input(key="sent-train-rows").set_value(200)
-    at.button(key="sent-train-run").click().run()
-    job = finish(at, "sent-job")
+    at.selectbox(key="sentiment-train-size").set_value("tiny")
+    at.number_input(key="sentiment-train-rows").set_value(200)
+    at.button(key="sentiment-train-run").click().run()
+    job = finish(at, "sentiment-job")
 
     def read_only(*a, **k):
         raise PermissionError(errno.EROFS, "Read-only file system")
 
     monkeypatch.setattr(ckpt, "save_file", read_only)
-    at.button(key="sent-save").click().run()
+    at.button(key="sentiment-save").click().run()
     no_exception(at)
     assert said(at, "Could not save", "Read-only file system", "SEQCORE_HOME", "still here"), messages(at)
-    assert at.session_state["sent-own"] is job.result.model
+    assert at.session_state["sentiment-own"] is job.result[0]
     assert "Your model (this session)" in set(predictions(at)["model"])
 
 
@@ -576,7 +576,7 @@ def test_sentiment_save_to_a_read_only_home_says_so_and_keeps_the_model(sentimen
 CARD_CASES = {
     "forecast": ("forecast-goog-lstm", "forecast-retrain-lstm", None),
     "music": ("music-transformer", "music-retrain-transformer", ("music-model", "transformer")),
-    "sentiment": ("sentiment-lstm", "sent-retrain-sentiment-lstm", None),
+    "sentiment": ("sentiment-lstm", "sentiment-retrain-sentiment-lstm", None),
     "captioning": ("caption-lstm-shapes", "captioning-retrain-lstm", None),
     "attention": ("attention-char-transformer", "attention-retrain", None),
 }

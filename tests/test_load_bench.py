@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from bench import load
-from seqcore.checkpoints import find_modules, weights_sha256
+from seqcore.checkpoints import find_modules, list_checkpoints, weights_sha256
 from tests.conftest import CHROMIUM, ROOT, make_app
 
 
@@ -105,10 +105,10 @@ def test_home_lists_loaded_models_with_their_weight_hash():
     assert not at.exception, at.exception
     rows = [r for t in at.table for r in t.value.to_dict("records")]
     shown = {r["checkpoint"]: r["SHA-256 of the weights"] for r in rows}
-    loaded = [c for c in S.sentiment_checkpoints() if c.name in shown]
+    loaded = [c for c in list_checkpoints(S.TASK) if c.name in shown]
     assert loaded, rows
     for info in loaded:  # the same file loaded afresh hashes the same as the shared copy
-        assert shown[info.name] == weights_sha256(S.load_from_info(info).net)
+        assert shown[info.name] == weights_sha256(S.load(info)[0].net)
 
 
 # Slow, so not in `make test`: on CI's shared e2e server one "New scene" click in a 2-session run once never

@@ -131,3 +131,41 @@ def test_too_long_input_is_a_clear_error():
     m = tiny(max_len=8)
     with pytest.raises(ValueError, match="exceeds max_len"):
         m(torch.randint(0, 13, (1, 9)))
+
+
+@pytest.mark.parametrize("positions", ["sinusoidal", "learned"])
+def test_transformer_from_embeddings_equals_from_ids(positions):
+    """embeddings= replaces embed(x) only: positions, blocks and padding masks are the same forward."""
+    m = tiny(positions=positions)
+    x = torch.randint(0, 13, (2, 7))
+    pad = torch.tensor([[False] * 7, [False] * 5 + [True] * 2])
+    torch.testing.assert_close(m(None, key_padding_mask=pad, embeddings=m.embed(x)).y, m(x, key_padding_mask=pad).y)
+
+
+def test_rnn_lengths_pack_padding_out_of_the_state():
+    """With lengths, each row equals that sequence run alone (no padding read, even backwards)."""
+    torch.manual_seed(0)
+    m = SequenceRNN(RNNConfig(cell="lstm", vocab_size=11, embed_dim=8, hidden_size=6, bidirectional=True)).eval()
+    x = torch.randint(1, 11, (2, 6))
+    x[1, 4:] = 0
+    y, (h, _) = m(x, lengths=torch.tensor([6, 4]))
+    alone, (h_alone, _) = m(x[1:, :4])
+    torch.testing.assert_close(y[1, :4], alone[0])
+    assert torch.all(y[1, 4:] == 0)
+    torch.testing.assert_close(h[:, 1], h_alone[:, 0])
+    torch.testing.assert_close(m(None, embeddings=m.embed(x))[0], m(x)[0])  # embeddings in place of ids
+
+
+def test_additive_attention_pooling_has_its_query_in_the_bias():
+    """d_query=None: weights over the keys alone, softmax(v^T tanh(W k + b)), padding masked."""
+    from seqcore.models.attention import AdditiveAttention
+
+    att = AdditiveAttention(5, None, 4)
+    keys = torch.randn(2, 3, 5)
+    pad = torch.tensor([[False, False, True], [False, False, False]])
+    alpha = att(att.project(keys), None, pad)
+    by_hand = att.score(torch.tanh(att.key(keys))).squeeze(-1).masked_fill(pad, float("-inf")).softmax(-1)
+    torch.testing.assert_close(alpha, by_hand)
+    assert alpha.shape == (2, 3) and alpha[0, 2] == 0
+    with pytest.raises(ValueError, match="query"):
+        att(att.project(keys), torch.randn(2, 4))

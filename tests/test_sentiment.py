@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqcore.checkpoints import save_checkpoint, user_dir
+from seqcore.checkpoints import list_checkpoints
 from seqcore.data import reviews
 from seqcore.data.words import Vocab, pad_batch, tokenize
 from seqcore.errors import InputError
@@ -22,11 +22,15 @@ def splits():
     return reviews.load_splits("both", path=FIXTURE)
 
 
+def tiny_config(model: str, **kw) -> S.Config:
+    """A tiny model of `model` on the fixture's reviews."""
+    return S.Config(model=model, size="tiny", batch_size=8, reviews=str(FIXTURE), vader=False, **kw)
+
+
 @pytest.fixture(scope="module", params=["lstm", "transformer"])
-def tiny(request, splits):
-    out = S.train_sentiment(request.param, size="tiny", epochs=2, batch_size=8, splits=splits, vader=False,
-                            eval_every=None)
-    return out.model
+def tiny(request):
+    model, _ = S.train(tiny_config(request.param, epochs=2, eval_every=None))
+    return model
 
 
 # ----------------------------------------------------------------------------- data
@@ -135,14 +139,14 @@ def test_empty_text_is_an_input_error(tiny):
 def test_evaluate_hand_computed():
     p = [0.9, 0.2, 0.6, 0.4, 0.99]
     y = [1, 0, 0, 1, 1]
-    r = S.evaluate(p, y, texts=["a", "b", "c", "d", "e"])
+    r = S.score(p, y, texts=["a", "b", "c", "d", "e"])
     assert r["accuracy"] == 0.6 and r["n"] == 5
     assert r["confusion"] == [[1, 1], [1, 2]]
     assert [m["text"] for m in r["mistakes"]] == ["c", "d"]  # both 0.1 from the boundary: stable order
 
 
 def test_vader_and_majority_baselines():
-    rows = S.vader_predict(["I love this wonderful film", "terrible, awful and boring"])
+    rows = S.VADER.predict(["I love this wonderful film", "terrible, awful and boring"])
     assert [r["label"] for r in rows] == ["positive", "negative"]
     assert S.majority_label([0, 0, 1]) == 0 and S.majority_label([1, 0]) == 1
 
@@ -151,8 +155,9 @@ def test_checkpoint_round_trip_and_attention_probe(tiny, tmp_path):
     from seqcore.checkpoints import find_checkpoint
 
     name = f"sentiment-test-{tiny.kind}"
-    save_checkpoint(tiny.net, {**tiny.card}, user_dir() / name, half=False)
-    loaded = S.load_model(name)
+    S.save(tiny, tiny.card, name, half=False)
+    loaded, card = S.load(name)
+    assert card["name"] == name and loaded.vocab.itos == tiny.vocab.itos
     text = "a gem of a movie ."
     assert loaded.predict([text])[0]["p_positive"] == pytest.approx(tiny.predict([text])[0]["p_positive"], abs=1e-5)
     if tiny.kind == "transformer":
@@ -161,14 +166,45 @@ def test_checkpoint_round_trip_and_attention_probe(tiny, tmp_path):
         assert out.attentions[0].shape == (1, probe.model.config.n_heads, len(probe.tokens), len(probe.tokens))
 
 
+def test_load_by_kind_and_the_best_by_default():
+    """load(None) is the best card's model, load("lstm") the shipped BiLSTM; both read-only on the CPU."""
+    best, card = S.load()
+    assert card["name"] == S.best_name() == best.name
+    lstm, card = S.load("lstm")
+    assert card["name"] == "sentiment-lstm" and lstm.kind == "lstm"
+    assert not any(p.requires_grad for p in lstm.net.parameters())
+
+
+def test_shipped_checkpoints_hold_the_converted_pooling_keys():
+    """The shipped files were converted once (issue 14) to AttentionPooling's AdditiveAttention names."""
+    from safetensors import safe_open
+
+    from seqcore.checkpoints import shipped_dir
+
+    for kind in S.KINDS:
+        with safe_open(str(shipped_dir() / f"{S.default_name(kind)}.safetensors"), "pt") as f:
+            keys = set(f.keys())
+        assert {"pool.attn.key.weight", "pool.attn.key.bias", "pool.attn.score.weight"} <= keys
+        assert not {k for k in keys if k.startswith(("pool.proj", "pool.v"))}
+
+
+def test_tiny_config_trains_a_transformer_and_evaluates_with_a_limit():
+    model, card = S.train(S.tiny_config())
+    assert model.kind == "transformer" and card["data"]["train_rows_used"] == 300
+    assert {"mr_test_accuracy", "mr_test_majority_accuracy", "mr_test_n"} <= set(card["metrics"])
+    assert "mr_test_vader_accuracy" not in card["metrics"] and card["stopped"] == "finished"
+    m = S.evaluate(model, limit=16)
+    assert m["imdb_test_n"] == m["mr_test_n"] == 16 and 0 <= m["imdb_test_accuracy"] <= 1
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
 @pytest.fixture(scope="module")
-def cli_model(splits):
-    out = S.train_sentiment("lstm", size="tiny", epochs=1, batch_size=8, splits=splits, vader=False)
-    save_checkpoint(out.model.net, out.model.card, user_dir() / "sentiment-cli-test", half=True)
-    return out.model
+def cli_model():
+    model, card = S.train(tiny_config("lstm", epochs=1))
+    S.save(model, card, "sentiment-cli-test")
+    return model
 
 
 def test_cli_predict_one_json_per_text(cli_model):
@@ -218,17 +254,18 @@ def test_train_command_tiny(tmp_path, capsys):
 def test_bucketed_batches_cover_every_example():
     ids = [[1] * n for n in (5, 1, 3, 2, 4)]
     ds = S.BucketedBatches(ids, [0, 1, 0, 1, 0], batch_size=2)
+    assert ds.batched  # seqcore.train.fit takes the items as whole batches
     assert sum(len(b[2]) for b in ds.batches) == 5
     assert all(int(b[1].max()) == b[0].shape[1] for b in ds.batches)
-    loss = S.batch_loss(S.build_model("lstm", 3, "tiny"), tuple(t.unsqueeze(0) for t in ds[0]))
+    loss = S.batch_loss(S.classifier("lstm", 3, "tiny"), ds[0])
     assert np.isfinite(float(loss.detach()))
 
 
 @pytest.mark.slow
 def test_small_lstm_beats_vader_and_majority_on_mr():
     """Train to a target on real data: a small BiLSTM on MR alone beats VADER (~0.59) and the majority class."""
-    out = S.train_sentiment("lstm", source="mr", size="small", epochs=3, eval_every=None)
-    m = out.metrics
+    _, card = S.train(S.Config(model="lstm", source="mr", size="small", epochs=3, eval_every=None))
+    m = card["metrics"]
     assert m["mr_test_accuracy"] >= 0.65  # measured 0.684 (one core, 3 epochs); Kim 2014 CNN-rand: 0.761
     assert m["mr_test_accuracy"] > m["mr_test_vader_accuracy"] > m["mr_test_majority_accuracy"]
 
@@ -254,9 +291,9 @@ def test_the_default_model_is_the_best_card_on_held_out_imdb(tmp_path, monkeypat
     fake_card(shipped, "sentiment-no-metrics", None)
     fake_card(home, "sentiment-mine", 0.801)
     fake_card(home, "sentiment-quick", 1.0, n=12)  # scored on a small file's test split: not comparable
-    assert [c.name for c in S.ranked_checkpoints()] == ["sentiment-transformer", "sentiment-lstm", "sentiment-mine",
-                                                        "sentiment-quick", "sentiment-no-metrics"]
-    assert S.best_name() == "sentiment-transformer"
+    assert S.best_name() == "sentiment-transformer"  # not sentiment-quick: its 1.0 is on 12 reviews
+    fake_card(home, "sentiment-mine", 0.883)  # a tie goes to the user-trained card (listed first)
+    assert S.best_name() == "sentiment-mine"
     fake_card(home, "sentiment-mine", 0.9)  # a better user-trained card takes over
     assert S.best_name() == "sentiment-mine"
 
@@ -268,7 +305,7 @@ def test_the_cli_default_is_the_best_shipped_model(tmp_path, capsys, monkeypatch
                   "label": [1, 0]}).to_csv(p, index=False)
     code, out, err = cli(capsys, "sentiment", "evaluate", "--csv", str(p))
     assert code == 0, err
-    best = max(S.sentiment_checkpoints(), key=lambda c: c.card["metrics"]["imdb_test_accuracy"])
+    best = max(list_checkpoints(S.TASK), key=lambda c: c.card["metrics"]["imdb_test_accuracy"])
     assert json.loads(out)["model"] == best.name == S.best_name()
 
 
@@ -279,11 +316,11 @@ def tfidf():
 
 def test_tfidf_beats_85_percent_on_held_out_imdb(tfidf):
     splits = reviews.load_splits("both")
-    m = S.held_out_metrics(None, splits, vader=False, tfidf=tfidf)
-    print(f"TF-IDF + LR: IMDB test {m['imdb_test_tfidf_accuracy']:.4f} (n={m['imdb_test_n']}), "
-          f"MR test {m['mr_test_tfidf_accuracy']:.4f} (n={m['mr_test_n']}), fit {tfidf.fit_seconds:.1f} s")
-    assert m["imdb_test_tfidf_accuracy"] > 0.85
-    assert m["mr_test_tfidf_accuracy"] > 0.7
+    m = S.evaluate(tfidf, data=splits)
+    print(f"TF-IDF + LR: IMDB test {m['imdb_test_accuracy']:.4f} (n={m['imdb_test_n']}), "
+          f"MR test {m['mr_test_accuracy']:.4f} (n={m['mr_test_n']}), fit {tfidf.fit_seconds:.1f} s")
+    assert m["imdb_test_accuracy"] > 0.85
+    assert m["mr_test_accuracy"] > 0.7
 
 
 def test_tfidf_weights_and_explanation(tfidf):

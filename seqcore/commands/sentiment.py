@@ -42,22 +42,21 @@ def _texts(args) -> list[str]:
 
 
 def _predictor(model: str | None):
-    """(name, predict) for --model: vader, tfidf (fitted now, ~20 s), or a checkpoint (None: the best one)."""
+    """--model: vader, tfidf (fitted now, ~20 s), or a checkpoint (None: the best one); anything with .name and
+    .predict(texts)."""
     from seqcore.tasks import sentiment as S
 
     if model == "vader":
-        return "vader", S.vader_predict
+        return S.VADER
     if model == "tfidf":
         print("fitting TF-IDF + logistic regression on the training split...", file=sys.stderr, flush=True)
-        return "tfidf", S.fit_tfidf().predict
-    sm = S.resolve_model(model)
-    return sm.name, sm.predict
+        return S.fit_tfidf()
+    return S.load(model)[0]
 
 
 def cmd_predict(args):
     texts = _texts(args)
-    _, predict = _predictor(args.model)
-    rows = predict(texts)
+    rows = _predictor(args.model).predict(texts)
     for row in rows:  # one JSON object per line, as the issue's contract says
         extra = {"truncated": True} if row.get("truncated") else {}
         print(json.dumps({k: row[k] for k in ("text", "label", "p_positive")} | extra))
@@ -72,10 +71,9 @@ def cmd_evaluate(args):
     texts = df["text"].tolist()
     if any(not t.strip() for t in texts):
         raise InputError("the CSV has empty texts: remove those rows")
-    name, predict = _predictor(args.model)
-    p = [r["p_positive"] for r in predict(texts)]
-    result = S.evaluate(p, df["label"].tolist())
-    return {"model": name, "accuracy": result["accuracy"], "n": result["n"], "confusion": result["confusion"]}
+    model = _predictor(args.model)
+    result = S.score(model.probabilities(texts), df["label"].tolist())
+    return {"model": model.name, "accuracy": result["accuracy"], "n": result["n"], "confusion": result["confusion"]}
 
 
 def register(sub) -> None:
@@ -129,26 +127,22 @@ def train_command(args) -> str:
 
 
 def cmd_train(args):
-    from seqcore.checkpoints import check_name, save_checkpoint, user_dir
+    from seqcore.checkpoints import check_name
     from seqcore.tasks import sentiment as S
 
-    if args.epochs < 1 or args.batch_size < 1 or args.max_tokens < 8:
-        raise InputError("--epochs and --batch-size must be >= 1 and --max-tokens >= 8")
+    cfg = S.Config(model=args.model, source=args.source, size=args.size, epochs=args.epochs,
+                   batch_size=args.batch_size, lr=args.lr, max_tokens=args.max_tokens, vocab_size=args.vocab_size,
+                   time_budget_s=args.time_budget, max_train=args.max_train, seed=args.seed)
+    cfg.check()
     name = check_name(args.name or S.default_name(args.model))
-    out = Path(args.out) if args.out else user_dir()
 
     def report(p):
         val = f"{p.val_loss:.4f}" if p.val_loss is not None else "-"
         print(f"step {p.step}/{p.total_steps} train {p.train_loss:.4f} val {val} {p.elapsed:.0f}s",
               file=sys.stderr, flush=True)
 
-    outcome = S.train_sentiment(
-        args.model, source=args.source, size=args.size, epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, max_tokens=args.max_tokens, vocab_size=args.vocab_size, time_budget_s=args.time_budget,
-        max_train=args.max_train, seed=args.seed, on_progress=report,
-        command=train_command(args),
-    )
-    card = {**outcome.model.card, "stopped": outcome.stopped}
-    weights = save_checkpoint(outcome.model.net, card, out / name, half=not args.full)
-    return {"checkpoint": str(weights), "metrics": outcome.metrics, "train_seconds": round(outcome.train_seconds, 1),
-            "stopped": outcome.stopped}
+    model, card = S.train(cfg, on_progress=report)
+    card["command"] = train_command(args)
+    weights = S.save(model, card, name, args.out, half=not args.full)
+    return {"checkpoint": str(weights), "metrics": card["metrics"], "train_seconds": card["train_seconds"],
+            "stopped": card["stopped"]}

@@ -1,7 +1,7 @@
 """Sequence classifiers (many-to-one) over seqcore's recurrent and Transformer encoders.
 
 Both read right-padded token ids with their lengths and end in the same attention pooling
-(a_t = softmax_t(v^T tanh(W h_t)), pooled = sum_t a_t h_t) and a linear head giving one logit.
+(a_t = softmax_t(v^T tanh(W h_t + b)), pooled = sum_t a_t h_t) and a linear head giving one logit.
 The pooling weights are returned with the logit so a page can show them without hooks.
 """
 
@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqcore.models.attention import AdditiveAttention
 from seqcore.models.rnn import RNNConfig, SequenceRNN
 from seqcore.models.transformer import Transformer, TransformerConfig
 
@@ -23,17 +23,45 @@ def padding_mask(lengths: torch.Tensor, t: int) -> torch.Tensor:
 
 
 class AttentionPooling(nn.Module):
-    """h (B, T, D), pad (B, T) bool -> pooled (B, D), weights (B, T) summing to 1 over real tokens."""
+    """h (B, T, D), pad (B, T) bool -> pooled (B, D), weights (B, T) summing to 1 over real tokens.
+
+    Additive attention with one learned query (seqcore.models.attention, no query input).
+    """
 
     def __init__(self, d: int, d_att: int = 64):
         super().__init__()
-        self.proj = nn.Linear(d, d_att)
-        self.v = nn.Linear(d_att, 1, bias=False)
+        self.attn = AdditiveAttention(d, None, d_att)
 
     def forward(self, h: torch.Tensor, pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        scores = self.v(torch.tanh(self.proj(h))).squeeze(-1)  # (B, T)
-        weights = torch.softmax(scores.masked_fill(pad, float("-inf")), dim=-1)
+        weights = self.attn(self.attn.project(h), None, pad)  # (B, T)
         return (weights.unsqueeze(-1) * h).sum(1), weights
+
+
+class PooledClassifier(nn.Module):
+    """What both classifiers share: encode(e, lengths) -> states (B, T, D), then pooling and a linear head.
+
+    forward(ids (B, T) int64, lengths (B,) int64) -> (logits (B,), pooling weights (B, T)).
+    forward_embedded starts from the token embeddings (B, T, E) instead, so saliency can differentiate them.
+    """
+
+    pool: AttentionPooling
+    head: nn.Linear
+    drop: nn.Dropout
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) -> (B, T, E): the input that gradient x input saliency differentiates."""
+        return self.encoder.embed(ids)
+
+    def encode(self, e: torch.Tensor, lengths: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_embedded(self, e: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pad = padding_mask(lengths, e.shape[1])
+        pooled, weights = self.pool(self.encode(e, lengths, pad), pad)
+        return self.head(self.drop(pooled)).squeeze(-1), weights
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.forward_embedded(self.embed(ids), lengths)
 
 
 @dataclass
@@ -50,11 +78,11 @@ class LSTMClassifierConfig:
         return asdict(self)
 
 
-class LSTMClassifier(nn.Module):
+class LSTMClassifier(PooledClassifier):
     """Embedding -> (Bi)LSTM over packed sequences -> attention pooling -> linear -> logit.
 
     forward(ids (B, T) int64, lengths (B,) int64) -> (logits (B,), pooling weights (B, T)).
-    Packing means padding never enters the backward direction's state.
+    Packing (SequenceRNN's lengths) means padding never enters the backward direction's state.
     """
 
     def __init__(self, cfg: LSTMClassifierConfig):
@@ -68,20 +96,9 @@ class LSTMClassifier(nn.Module):
         self.pool = AttentionPooling(self.encoder.out_features)
         self.head = nn.Linear(self.encoder.out_features, 1)
 
-    def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        """(B, T) -> (B, T, E): the input that gradient x input saliency differentiates."""
-        return self.encoder.embed(ids)
-
-    def forward_embedded(self, e: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        t = e.shape[1]
-        packed = pack_padded_sequence(self.embed_drop(e), lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.encoder.rnn(packed)
-        h, _ = pad_packed_sequence(out, batch_first=True, total_length=t)  # (B, T, H * D)
-        pooled, weights = self.pool(h, padding_mask(lengths, t))
-        return self.head(self.drop(pooled)).squeeze(-1), weights
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.forward_embedded(self.embed(ids), lengths)
+    def encode(self, e: torch.Tensor, lengths: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) -> (B, T, H * directions)"""
+        return self.encoder(None, lengths=lengths, embeddings=self.embed_drop(e))[0]
 
 
 @dataclass
@@ -98,7 +115,7 @@ class TransformerClassifierConfig:
         return asdict(self)
 
 
-class TransformerClassifier(nn.Module):
+class TransformerClassifier(PooledClassifier):
     """Token embedding + sinusoidal positions -> pre-LN encoder blocks -> attention pooling -> logit.
 
     forward(ids (B, T) int64, lengths (B,) int64) -> (logits (B,), pooling weights (B, T)).
@@ -115,22 +132,6 @@ class TransformerClassifier(nn.Module):
         self.pool = AttentionPooling(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, 1)
 
-    def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        """(B, T) -> (B, T, d_model) token embeddings (positions are added later)."""
-        return self.encoder.embed(ids)
-
-    def forward_embedded(self, e: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        enc = self.encoder
-        t = e.shape[1]
-        pad = padding_mask(lengths, t)
-        # The Transformer's own forward embeds ids; here we start from embeddings so saliency can
-        # differentiate them, then run the same blocks in the same order.
-        h = enc.drop(e + enc.pos_table[:t])
-        for block in enc.blocks:
-            h, _, _ = block(h, key_padding_mask=pad)
-        h = enc.ln_f(h)
-        pooled, weights = self.pool(h, pad)
-        return self.head(self.drop(pooled)).squeeze(-1), weights
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.forward_embedded(self.embed(ids), lengths)
+    def encode(self, e: torch.Tensor, lengths: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        """(B, T, d_model) token embeddings -> (B, T, d_model); positions are added by the encoder."""
+        return self.encoder(None, key_padding_mask=pad, embeddings=e).y

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -36,9 +37,13 @@ State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 class SequenceRNN(nn.Module):
     """Embedding (or features) -> stacked RNN/LSTM/GRU -> optional linear head.
 
-    Input:  x (B, T) int64 token ids, or (B, T, input_size) floats.
-    Output: (y, state) with y (B, T, out_size) or (B, T, hidden * directions), and the final state
-            ((L*D, B, H) for rnn/gru; a (h, c) pair for lstm) to carry into the next call.
+    Input:  x (B, T) int64 token ids, or (B, T, input_size) floats; or embeddings (B, T, embed_dim) in place
+            of embed(x) (x None), e.g. to differentiate a classifier's logit with respect to them.
+            lengths (B,) int64 for right-padded batches: the sequences are packed, so padding never enters
+            the state (the backward direction starts at each sequence's own last token).
+    Output: (y, state) with y (B, T, out_size) or (B, T, hidden * directions) (zeros at padding when lengths
+            is given), and the final state ((L*D, B, H) for rnn/gru; a (h, c) pair for lstm) to carry into
+            the next call (each sequence's state after its own last token when lengths is given).
     """
 
     def __init__(self, config: RNNConfig):
@@ -65,9 +70,17 @@ class SequenceRNN(nn.Module):
         self.out_features = config.hidden_size * (2 if config.bidirectional else 1)
         self.head = nn.Linear(self.out_features, config.out_size) if config.out_size else None
 
-    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        h = self.embed(x) if self.embed is not None else x  # (B, T, E)
-        out, state = self.rnn(h, state)  # (B, T, H*D)
+    def forward(self, x: torch.Tensor | None, state: State | None = None, *, lengths: torch.Tensor | None = None,
+                embeddings: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        h = embeddings
+        if h is None:
+            h = self.embed(x) if self.embed is not None else x  # (B, T, E)
+        if lengths is None:
+            out, state = self.rnn(h, state)  # (B, T, H*D)
+        else:
+            packed = pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, state = self.rnn(packed, state)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=h.shape[1])  # (B, T, H*D)
         if self.head is not None:
             out = self.head(out)
         return out, state

@@ -171,6 +171,12 @@ class Block(nn.Module):
 
     def forward(self, x, context=None, *, key_padding_mask=None, context_padding_mask=None,
                 cache: KVCache | None = None, layer: int = 0, return_attention=False):
+        """x (B, T, d_model); context (B, T_ctx, d_model) when cross-attending; padding masks (B, T) and
+        (B, T_ctx), True = pad. `cache` holds this block's keys/values under index `layer`.
+
+        Returns (x (B, T, d_model), self-attention (B, H, T, T_past + T) or None, cross-attention
+        (B, H, T, T_ctx) or None); the weights only with return_attention=True.
+        """
         past = cache.self_kv[layer] if cache is not None else None
         h, att, kv = self.attn(self.ln1(x), causal=self.causal, key_padding_mask=key_padding_mask,
                                past_kv=past, return_attention=return_attention)
@@ -194,8 +200,10 @@ class Block(nn.Module):
 class Transformer(nn.Module):
     """Token / feature embedding + positions -> n pre-LN blocks -> final LayerNorm -> optional head.
 
-    Input:  x (B, T) token ids, (B, T, input_size) features, or (B, T, d_model) when neither is set.
-            context (B, T_ctx, d_model) when cross_attention; padding masks (B, T) with True = pad.
+    Input:  x (B, T) token ids, (B, T, input_size) features, or (B, T, d_model) when neither is set;
+            or embeddings (B, T, d_model) in place of embed(x) (x None; positions are still added), e.g. for
+            gradient x input saliency. context (B, T_ctx, d_model) when cross_attention; padding masks (B, T)
+            with True = pad.
     Output: TransformerOutput(y (B, T, out_size | d_model), attentions, cross_attentions); the
             attention lists are filled only with return_attention=True.
     With cache=KVCache(), pass only the new tokens each call; positions continue from cache.length.
@@ -228,9 +236,10 @@ class Transformer(nn.Module):
         n = self.config.n_layers
         return KVCache(self_kv=[None] * n, cross_kv=[None] * n)
 
-    def embed_tokens(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        """Token embedding plus position: (B, T[, F]) -> (B, T, d_model)."""
-        h = self.embed(x)
+    def embed_tokens(self, x: torch.Tensor | None, offset: int = 0,
+                     embeddings: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embedding (or the given embeddings (B, T, d_model)) plus position: (B, T[, F]) -> (B, T, d_model)."""
+        h = self.embed(x) if embeddings is None else embeddings
         t = h.shape[1]
         if offset + t > self.config.max_len:
             raise ValueError(f"sequence of {offset + t} positions exceeds max_len={self.config.max_len}")
@@ -241,9 +250,10 @@ class Transformer(nn.Module):
         return h
 
     def forward(self, x, context=None, *, key_padding_mask=None, context_padding_mask=None,
-                cache: KVCache | None = None, return_attention: bool = False) -> TransformerOutput:
+                cache: KVCache | None = None, return_attention: bool = False,
+                embeddings: torch.Tensor | None = None) -> TransformerOutput:
         offset = cache.length if cache is not None else 0
-        h = self.drop(self.embed_tokens(x, offset))
+        h = self.drop(self.embed_tokens(x, offset, embeddings))
         atts, cross_atts = [], []
         for i, block in enumerate(self.blocks):
             h, att, cross_att = block(h, context, key_padding_mask=key_padding_mask,
