@@ -163,7 +163,8 @@ def test_page_falls_back_to_goog_when_the_download_broke_off_too_early(forecast_
     assert said(at, "stopped part-way", "60 rows"), messages(at)
     assert said(at, "TSLA Close has 60 rows", "need", "embedded GOOG closes meanwhile"), messages(at)
     assert chart(at, "forecast-chart")["layout"]["title"]["text"] == "GOOG Close: forecast"
-    assert {"LSTM median", "Transformer median"} <= set(trace_names(at, "forecast-chart"))  # the shipped models still run
+    # the shipped models still run
+    assert {"LSTM median", "Transformer median"} <= set(trace_names(at, "forecast-chart"))
 
 
 def _reset_mid_download(*a):
@@ -402,7 +403,8 @@ def test_forecast_corrupt_checkpoint_offers_a_retrain(shipped, monkeypatch):
     broken = garble(shipped, "forecast-goog-lstm")
     at = open_page("forecast")
     assert said(at, "forecast-goog-lstm", "corrupt", "Press Retrain LSTM"), messages(at)
-    assert {"Transformer median", "naive (random walk) median"} <= set(trace_names(at, "forecast-chart"))  # the rest works
+    # the rest works
+    assert {"Transformer median", "naive (random walk) median"} <= set(trace_names(at, "forecast-chart"))
     assert "LSTM median" not in trace_names(at, "forecast-chart")
     interrupt(monkeypatch, fc, max_steps=4)
     at.button(key="forecast-retrain-lstm").click().run()
