@@ -4,20 +4,12 @@ import json
 
 import pytest
 
-from seqcore.checkpoints import list_checkpoints
 from seqcore.data.music import load_corpus
 from seqcore.tasks.music_abc import bar_check
 from seqcore.tasks.music_meter import BarTracker, MeterMask, reachable, track
 
 JIG = "M:6/8\nL:1/8\nK:D\n"
 REEL = "M:C|\nL:1/8\nK:G\n"
-
-
-def shipped_music():
-    return {"music-lstm", "music-transformer"} <= {c.name for c in list_checkpoints("music")}
-
-
-needs_shipped = pytest.mark.skipif(not shipped_music(), reason="the shipped music checkpoints are missing")
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +113,7 @@ def test_mask_classes_match_single_character_checks(corpus):
     """Characters are asked once per class: the answer must be the same for every member, in every state."""
     from seqcore.tasks import music
 
-    vocab = list(music.load("lstm")[0].vocab) if shipped_music() else sorted(set("".join(corpus.train[:50])))
+    vocab = list(music.load("lstm")[0].vocab)
     mask = MeterMask(vocab)
     texts = corpus.test[:4] + [JIG + "A|[^f,2d]2 {g}a>b (3:2:3c/d/e/ !trill!f|[M:3/4]\nL:1/16\nK:G\n~g4 Z2|",
                                JIG + "A|dfa \nM:3/4\n[L:1/4]agf\nK:G\n[K:D]|\nL:1/8\n|abc (3def|"]
@@ -147,7 +139,6 @@ def _wrong_inner_bars(abc: str) -> list[int]:
     return [i for i, ok in enumerate(m[1:-1], start=1) if not ok]
 
 
-@needs_shipped
 def test_constrained_decoding_keeps_time_on_seeded_samples():
     from seqcore.device import set_threads
     from seqcore.tasks import music
@@ -164,7 +155,6 @@ def test_constrained_decoding_keeps_time_on_seeded_samples():
     assert matching / bars > 0.9 and good / n >= 0.9
 
 
-@needs_shipped
 @pytest.mark.parametrize("prime", [JIG + "|:A|dfa agf|gfe [fe", REEL + "ABcd efga|b", "M:3/4\nL:1/8\nK:C\nA8|"])
 def test_constrained_continues_any_prime_and_raw_is_the_model(prime):
     from seqcore.tasks import music
@@ -176,7 +166,6 @@ def test_constrained_continues_any_prime_and_raw_is_the_model(prime):
     assert not raw.constrained and raw.abc.startswith(prime)
 
 
-@needs_shipped
 def test_transformer_is_constrained_too():
     from seqcore.tasks import music
 
@@ -184,7 +173,6 @@ def test_transformer_is_constrained_too():
     assert _wrong_inner_bars(g.abc) == []
 
 
-@needs_shipped
 def test_cli_reports_bars_and_switches_the_constraint_off(capsys):
     from seqcore.cli import main
 

@@ -2,16 +2,10 @@
 
 import math
 
-import pytest
 import torch
 
 from seqcore import audio
-from seqcore.checkpoints import list_checkpoints
 from tests.conftest import open_page
-
-pytestmark = pytest.mark.skipif(
-    not {"music-lstm", "music-transformer"} <= {c.name for c in list_checkpoints("music")},
-    reason="the shipped music checkpoints are missing (seqcore rebuild-defaults builds them)")
 
 
 def sine_wav(pitches, seconds=0.5, sr=16_000, amp=0.5):
