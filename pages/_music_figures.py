@@ -1,11 +1,13 @@
-"""Showing a tune on the music page: what is drawn (render_tune: notes, bar check, audio, mel spectrogram, computed
-once per tune), the piano roll and spectrogram figures, and the tune panel (figures, player, downloads)."""
+"""Showing a tune on the music page: what is drawn (render_tune: notes, bar check, audio, mel spectrogram;
+render_generation adds how it was made: novelty, structure, each note's confidence; computed once per tune), the
+piano roll and spectrogram figures, and the tune panel (figures, player, downloads, nearest training tune)."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from plotly.colors import sample_colorscale
 
 from pages._shared import safe_filename
 from seqcore import audio
@@ -21,19 +23,40 @@ def render_tune(abc: str) -> dict:
             "mel": audio.mel_spectrogram_db(wave).numpy() if len(wave) > 2048 else None}
 
 
-def gen_info(g: music.Generation) -> dict:
-    return {"seconds": g.seconds, "cps": g.chars_per_second, "constrained": g.constrained}
+def render_generation(g: music.Generation, lm: music.CharLM) -> dict:
+    """A generated tune (render_tune) and how it was made: speed, decoding, its nearest tune among the ones `lm`
+    was trained on, its parts and repeats, and per played note the probability the model gave its letter."""
+    tune = render_tune(g.abc)
+    return {"tune": tune, "gen": {
+        "seconds": g.seconds, "cps": g.chars_per_second, "constrained": g.constrained,
+        "novelty": music.novelty(g.abc, music.index_for(lm.card)), "structure": music.structure(g.abc),
+        "confidence": music.note_confidence(g.abc, g.char_probs, tune["parsed"].notes)}}
 
 
-def piano_roll(notes) -> go.Figure:
+CONFIDENCE = "Viridis"  # dark purple: the model guessed (low probability), yellow: it was sure
+PRIME_GREY = "#b0b0b0"
+
+
+def piano_roll(notes, confidence: list[float | None] | None = None) -> go.Figure:
+    """Notes as bars; with `confidence` (per note, None: from the prime or not matched) coloured by it."""
+    conf = confidence if confidence is not None and len(confidence) == len(notes) else [None] * len(notes)
+    known = any(p is not None for p in conf)
+    fill = [PRIME_GREY if p is None else sample_colorscale(CONFIDENCE, [p])[0] for p in conf] if known else (
+        ["#1f77b4"] * len(notes))
     fig = go.Figure()
     # One layout update with every rectangle: add_shape per note re-validates all shapes each call (O(n^2),
     # about 5 s for 180 notes on this machine, on every rerun that shows a tune).
     fig.update_layout(shapes=[dict(type="rect", x0=n.start, x1=n.start + n.duration, y0=n.pitch - 0.4,
-                                   y1=n.pitch + 0.4, fillcolor="#1f77b4", line_width=0) for n in notes])
-    fig.add_scatter(x=[n.start for n in notes], y=[n.pitch for n in notes], mode="markers",
-                    marker=dict(size=1, opacity=0), hoverinfo="skip", showlegend=False)
-    fig.update_layout(height=230, margin=dict(l=10, r=10, t=30, b=10), title="Piano roll",
+                                   y1=n.pitch + 0.4, fillcolor=fill[i], line_width=0) for i, n in enumerate(notes)])
+    marker = dict(size=1, opacity=0)
+    if known:  # the invisible markers carry the colour bar and the hover text
+        marker.update(color=[0 if p is None else p for p in conf], cmin=0, cmax=1, colorscale=CONFIDENCE,
+                      showscale=True, colorbar=dict(title="p(note)", thickness=12, tickformat=".0%"))
+    fig.add_scatter(x=[n.start + n.duration / 2 for n in notes], y=[n.pitch for n in notes], mode="markers",
+                    marker=marker, showlegend=False, hoverinfo="text" if known else "skip",
+                    text=["no probability: the prime, or an ornament" if p is None else f"p = {p:.0%}" for p in conf])
+    fig.update_layout(height=230, margin=dict(l=10, r=10, t=30, b=10),
+                      title="Piano roll, coloured by the model's confidence" if known else "Piano roll",
                       xaxis_title="seconds", yaxis_title="MIDI pitch")
     return fig
 
@@ -49,7 +72,8 @@ def mel_figure(mel) -> go.Figure:
 
 
 def show_tune(key: str, label: str, tune: dict, gen: dict | None = None) -> None:
-    """One tune: its bar check and figures, the ABC text, the audio player and downloads (keys under `key`)."""
+    """One tune: its bar check, structure and novelty (a generated one), the ABC text, the nearest training tune,
+    the audio player, figures (the piano roll coloured by confidence) and downloads (keys under `key`)."""
     parsed, bars = tune["parsed"], tune["bars"]
     st.markdown(f"**{label}**")
     c = st.columns(4)
@@ -65,13 +89,23 @@ def show_tune(key: str, label: str, tune: dict, gen: dict | None = None) -> None
             how = " (meter-aware decoding)" if gen.get("constrained") else " (raw model, no meter-aware decoding)"
         st.caption(f"{bars.matching} of {bars.bars} bars have the right length{how}. A pick-up first bar and an "
                    "unfinished last bar are short by design.")
+    if gen is not None and "structure" in gen:
+        st.markdown(structure_line(gen["structure"]))
+    if gen is not None and "novelty" in gen:
+        show_novelty(gen["novelty"])
     if parsed.message:
         st.warning(parsed.message)
     st.code(tune["abc"], language=None)
+    if gen is not None and "novelty" in gen:
+        show_nearest(key, gen["novelty"])
     if tune["wav"]:
         st.audio(tune["wav"], format="audio/wav")
+        confidence = gen.get("confidence") if gen else None
+        if confidence and any(p is not None for p in confidence):
+            st.caption("Each note is coloured by the probability the model gave its letter at the moment it wrote "
+                       "it (yellow: sure, dark purple: a guess among several; grey: the prime you wrote, ornaments).")
         left, right = st.columns(2)
-        left.plotly_chart(piano_roll(parsed.notes), key=f"{key}-roll")
+        left.plotly_chart(piano_roll(parsed.notes, confidence), key=f"{key}-roll")
         if tune["mel"] is not None:
             right.plotly_chart(mel_figure(tune["mel"]), key=f"{key}-mel")
     d = st.columns(3)
@@ -82,3 +116,42 @@ def show_tune(key: str, label: str, tune: dict, gen: dict | None = None) -> None
     if tune["wav"]:
         d[2].download_button("Download .wav", tune["wav"], file_name=safe_filename(f"{key}.wav"),
                              mime="audio/wav", key=f"{key}-dl-wav")
+
+
+def structure_line(s) -> str:
+    """One line: the parts (bars per part), balanced repeats, whole parts (music.structure's verdict)."""
+    parts = " + ".join(f"{p:g}" for p in s.parts) or "none"
+    two = "two whole parts, like most folk tunes" if s.whole and len(s.parts) == 2 else (
+        "whole parts (4-bar phrases)" if s.whole else "parts not whole 4-bar phrases")
+    return (f"**Structure:** {len(s.parts)} part(s) of {parts} bars · repeats "
+            f"{'balanced' if s.balanced else 'unbalanced (a |: without its :|)'} · {two}")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def tune_audio(abc: str) -> bytes:
+    """A training tune's WAV, made when asked for (about 0.2 s)."""
+    parsed = music.parse_abc(abc)
+    return audio.wav_bytes(audio.synthesize(parsed.notes)) if parsed.notes else b""
+
+
+def show_novelty(n) -> None:
+    """The nearest training tune in a line, and a warning at music.CLOSE and above."""
+    runs = f"{music.NGRAM}-note runs"
+    if n.nearest is None:
+        st.markdown(f"**Novelty:** no run of {music.NGRAM} notes in common with any training tune.")
+        return
+    st.markdown(f"**Novelty:** nearest training tune #{n.nearest} holds {n.overlap:.0%} of this tune's {runs}; "
+                f"longest shared run {n.shared_run} notes (the ABC of #{n.nearest} is under the tune).")
+    if n.close:
+        st.warning(f"Close to training tune #{n.nearest}: {n.overlap:.0%} of its {runs} are in that tune (flagged "
+                   f"at {music.CLOSE:.0%} and above), so this is a variant of a tune the model read, not a new one.")
+
+
+def show_nearest(key: str, n) -> None:
+    """The nearest training tune itself, to read and play, in an expander."""
+    if n.nearest is None:
+        return
+    with st.expander(f"Training tune #{n.nearest}"):
+        st.code(n.nearest_tune, language=None)
+        if st.toggle("Play it", key=f"{key}-near-play") and (wav := tune_audio(n.nearest_tune)):
+            st.audio(wav, format="audio/wav")

@@ -63,7 +63,7 @@ def run_generation(choices: list[str], prime: str, opts: dict) -> None:
         for choice in choices:
             lm = get_model(choice)
             g = music.generate(lm, prime, **opts)
-            results.append({"label": f"{lm.name}", "tune": fig.render_tune(g.abc), "gen": fig.gen_info(g)})
+            results.append({"label": f"{lm.name}", **fig.render_generation(g, lm)})
     except SeqcoreError as e:
         st.session_state["music-error"] = str(e)
         return
@@ -97,7 +97,12 @@ kit.how_it_works(
     "pick-up first bar may be short), no stray ] or unclosed chord or grace group, no end of the tune before "
     "eight whole bars. The model's distribution is renormalised over A_t (the other characters get "
     "probability 0, the formula above); if nothing is allowed, nothing is masked, so sampling never gets "
-    "stuck. Switch *Keep time* off to hear the raw model.",
+    "stuck. Switch *Keep time* off to hear the raw model. **Copying or composing?** Each tune is read as its "
+    f"run of pitches and compared with every training tune by shared runs of {music.NGRAM} notes: the tune sharing "
+    f"the most is shown beside it, and at {music.CLOSE:.0%} of its runs or more it is flagged as close to that "
+    "tune. **Confidence:** each character's probability in the distribution it was drawn from (after the "
+    "mask and the temperature) colours its note on the piano roll. **Structure:** most of these tunes are two "
+    "parts of 8 bars, each repeated (|: ... :|); under each tune, its parts in bars and whether repeats close.",
     limits="the models learn the look of ABC tunes, not music theory: phrases repeat and wander. The raw "
            "models get about half of their bars the wrong length; keeping time fixes the lengths, not the "
            "melody.",
@@ -181,11 +186,11 @@ with tab_hum:
                                   key="music-hum-model")
             if st.button("Continue my tune", key="music-hum-continue", type="primary"):
                 try:
-                    g = music.generate(get_model(hum_choice), hum.abc, length=400,
-                                       temperature=music.DEFAULT_TEMPERATURE, seed=0,
+                    lm = get_model(hum_choice)
+                    g = music.generate(lm, hum.abc, length=400, temperature=music.DEFAULT_TEMPERATURE, seed=0,
                                        constrain=st.session_state.get("music-constrain", True))
                     st.session_state["music-hum-result"] = {"label": f"Your tune, continued by {labels[hum_choice]}",
-                                                            "tune": fig.render_tune(g.abc), "gen": fig.gen_info(g)}
+                                                            **fig.render_generation(g, lm)}
                 except SeqcoreError as e:
                     st.error(str(e))
     if st.session_state.get("music-hum-result"):

@@ -98,3 +98,56 @@ def test_keep_time_toggle_and_the_bar_check_beside_the_tune(app):
     assert not app.exception and not app.error
     assert any("(raw model, no meter-aware decoding)" in c.value for c in app.caption)
     assert app.session_state["music-results"][0]["tune"]["abc"] != tune["abc"]
+
+
+def _roll_specs(app) -> list[dict]:
+    import json
+
+    return [json.loads(c.proto.spec) for c in app.get("plotly_chart")
+            if "Piano roll" in json.dumps(json.loads(c.proto.spec).get("layout", {}).get("title", ""))]
+
+
+def test_novelty_structure_and_confidence_beside_a_generated_tune(app):
+    open_page("music", app)
+    app.selectbox(key="music-preset").select("Jig in D (6/8)").run()
+    app.slider(key="music-length").set_value(300)
+    app.button(key="music-generate").click().run()
+    assert not app.exception and not app.error, app.error
+    said = [m.value for m in app.markdown]
+    novelty = [m for m in said if m.startswith("**Novelty:**")]
+    assert novelty and ("nearest training tune #" in novelty[0] or "no run of" in novelty[0]), said
+    assert any(m.startswith("**Structure:**") and "bars" in m and "repeats" in m for m in said), said
+    gen = app.session_state["music-results"][0]["gen"]
+    if gen["novelty"].nearest is not None:  # the nearest training tune is there to read
+        assert any(e.label == f"Training tune #{gen['novelty'].nearest}" for e in app.expander)
+        assert any(c.value == gen["novelty"].nearest_tune for c in app.get("code"))
+    # the piano roll is coloured by the model's probability of each note, with a colour bar
+    assert any("probability the model gave its letter" in c.value for c in app.caption)
+    (roll,) = _roll_specs(app)
+    marker = roll["data"][0]["marker"]
+    assert marker["showscale"] and marker["cmin"] == 0 and marker["cmax"] == 1 and "colorbar" in marker
+    probs = [p for p in gen["confidence"] if p is not None]
+    assert len(probs) >= 0.8 * len(gen["confidence"])  # all but the prime's (none here) and ornaments
+    assert all(0 < p <= 1 for p in probs)
+
+
+def test_a_copied_training_tune_is_flagged_on_the_page(app, monkeypatch):
+    from seqcore.tasks import music
+
+    planted = 77
+    tune = music.training_index().tunes[planted]
+    real = music.generate
+
+    def copy(lm, prime="", **kw):  # the model "writes" a training tune note for note
+        g = real(lm, "", length=5, seed=0)
+        g.abc, g.prime, g.probs = tune, "", [0.5] * len(tune)
+        return g
+
+    monkeypatch.setattr(music, "generate", copy)
+    open_page("music", app)
+    app.button(key="music-generate").click().run()
+    assert not app.exception and not app.error, app.error
+    flags = [w.value for w in app.warning if w.value.startswith(f"Close to training tune #{planted}:")]
+    assert flags and f"{music.CLOSE:.0%} and above" in flags[0], [w.value for w in app.warning]
+    app.toggle(key="music-tune-0-near-play").set_value(True).run()  # the training tune plays
+    assert not app.exception and len(app.get("audio")) >= 2

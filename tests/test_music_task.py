@@ -224,3 +224,33 @@ def test_small_lstm_beats_the_5gram_in_300_steps(corpus):
     five_gram = CharNGram(5).fit("\n\n" + "".join(t + "\n\n" for t in corpus.train))
     test = "".join(t + "\n\n" for t in corpus.test)
     assert music.bits_per_char(lm, test) < five_gram.bits_per_char(test)
+
+
+@pytest.mark.parametrize("constrain", [True, False])
+def test_generation_records_the_probability_of_each_generated_character(tiny, constrain):
+    g = music.generate(tiny["lstm"], TUNE, length=150, temperature=0.8, seed=5, constrain=constrain)
+    assert len(g.probs) == len(g.entropy) == g.n_new
+    assert all(0 < p <= 1 for p in g.probs) and all(e >= 0 for e in g.entropy)
+    assert len(g.char_probs) == len(g.abc) and g.char_probs[:len(TUNE)] == [None] * len(TUNE)
+    assert g.char_probs[len(TUNE):] == g.probs[:len(g.abc) - len(TUNE)]
+    sure = music.generate(tiny["lstm"], TUNE, length=60, top_k=1, seed=5, constrain=constrain)
+    assert set(sure.probs) == {1.0} and max(sure.entropy) == 0  # greedy: the distribution sampled is one-hot
+
+
+def test_cli_generate_reports_novelty_and_structure_and_flags_a_copy(tiny, capsys):
+    code = main(["music", "generate", "--model", "music-test-lstm", "--length", "120", "--seed", "2"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["nearest_tune"] is None or isinstance(out["nearest_tune"], int)
+    assert 0 <= out["overlap"] <= 1 and out["shared_run"] >= 0 and out["close_threshold"] == music.CLOSE
+    assert out["close"] == (out["nearest_tune"] is not None and out["overlap"] >= music.CLOSE)
+    assert isinstance(out["parts"], list) and isinstance(out["balanced_repeats"], bool)
+    assert isinstance(out["whole_parts"], bool)
+    # a training tune given as the prime comes back flagged as close to that very tune
+    tunes = music.training_index().tunes
+    planted = next(i for i, t in enumerate(tunes) if 300 < len(t) < 1500 and "[" not in t and '"' not in t)
+    code = main(["music", "generate", "--model", "music-test-lstm", "--prime", tunes[planted].replace("\n", "\\n"),
+                 "--length", "1", "--seed", "0"])
+    copied = json.loads(capsys.readouterr().out)
+    assert code == 0 and copied["nearest_tune"] == planted and copied["close"] and copied["overlap"] > 0.9
+    assert copied["shared_run"] >= 20 and copied["parts"]

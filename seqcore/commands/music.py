@@ -45,7 +45,8 @@ def cmd_generate(args) -> dict:
     out = {"model": lm.name, "abc": g.abc, "new_chars": g.n_new, "seconds": round(g.seconds, 3),
            "chars_per_second": round(g.chars_per_second, 1), "ended_tune": g.ended, "constrained": g.constrained,
            "bars_matching": g.bars_matching, "bars_total": g.bars_total,
-           "notes_parsed": parsed.summary(), "bars": music.bar_check(g.abc).to_dict()}
+           "notes_parsed": parsed.summary(), "bars": music.bar_check(g.abc).to_dict(),
+           **music.tune_report(g.abc, music.index_for(lm.card))}  # nearest training tune, overlap, parts, repeats
     if args.abc:
         Path(args.abc).write_text(g.abc)
         out["abc_file"] = args.abc
@@ -77,7 +78,8 @@ def register(sub) -> None:
     p = sub.add_parser("music", help="generate folk tunes, or score ABC tunes with a music model")
     msub = p.add_subparsers(dest="music_command", required=True, metavar="ACTION")
     g = msub.add_parser("generate", help="write a tune (JSON: abc text, notes parsed, bars_matching of bars_total, "
-                                         "seconds)")
+                                         "seconds, the nearest training tune with its overlap and shared_run, close "
+                                         "when overlap >= close_threshold, parts, balanced_repeats, whole_parts)")
     g.add_argument("--model", default=None, help=MODEL_HELP)
     g.add_argument("--prime", default="", help="start of the tune, e.g. 'M:6/8\\nL:1/8\\nK:D\\n' (\\n = newline)")
     g.add_argument("--length", type=int, default=400, help="most characters to write (default 400)")

@@ -7,7 +7,8 @@ bar-length check of music_abc.bar_check on sampled tunes.
 
 The protocol (seqcore.tasks) over CharLM models; the task's own operations: page_config, default_name,
 generate, bits_per_char, score_abc, check_prime, and, re-exported for the page and the CLI, bar_check,
-parse_abc (music_abc) and bar_stats (music_generate).
+parse_abc (music_abc), bar_stats (music_generate), note_confidence (music_confidence) and the novelty and
+structure of a tune against the training tunes (music_novelty: novelty, structure, tune_report, index_for).
 """
 
 from __future__ import annotations
@@ -36,14 +37,17 @@ from seqcore.data.music import COLLECTIONS, SEP, TuneCorpus, clean_tune, join_tu
 from seqcore.errors import CheckpointError, InputError
 from seqcore.models import RNNConfig, SequenceRNN, Transformer, TransformerConfig
 from seqcore.tasks.music_abc import bar_check, parse_abc
+from seqcore.tasks.music_confidence import note_confidence
 from seqcore.tasks.music_generate import DEFAULT_TEMPERATURE, Generation, bar_stats, check_prime, generate
 from seqcore.tasks.music_ngram import CharNGram
+from seqcore.tasks.music_novelty import CLOSE, NGRAM, index_for, novelty, structure, training_index, tune_report
 from seqcore.train import Progress, TrainConfig, fit
 
 __all__ = ["TASK", "Config", "tiny_config", "build", "train", "save", "load", "best_name", "evaluate",
            "attention_probe", "CharLM", "Generation", "Sample", "KINDS", "SIZES", "COLLECTIONS", "DEFAULT_CHECKPOINTS",
            "DEFAULT_TEMPERATURE", "SCORE_WINDOW", "page_config", "default_name", "generate", "check_prime",
-           "bits_per_char", "score_abc", "bar_check", "parse_abc", "bar_stats"]
+           "bits_per_char", "score_abc", "bar_check", "parse_abc", "bar_stats", "note_confidence", "CLOSE", "NGRAM",
+           "index_for", "novelty", "structure", "training_index", "tune_report"]
 
 TASK = "music"
 KINDS = ("lstm", "transformer")

@@ -4,19 +4,24 @@ The model runs through seqcore.generate.LMStepper (the LSTM carries its state, t
 with a sliding window), so each new character costs O(1) work in the length so far; sample_token does the
 temperature, top-k and nucleus sampling. Meter-aware decoding (music_meter) masks, before each draw, the
 characters that would break the bar or the ABC grammar. Every tune gets music_abc.bar_check's verdict.
+
+Confidence: for each generated character, the probability it had in the distribution it was drawn from
+(after the meter mask, the temperature and top-k / top-p: what sample_token sampled) and that distribution's
+entropy in bits. music_confidence maps them onto the played notes.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from seqcore.data.music import SEP
 from seqcore.errors import InputError
-from seqcore.generate import LMStepper, sample_token
+from seqcore.generate import LMStepper, filter_logits, sample_token
 from seqcore.tasks.music_abc import bar_check
 from seqcore.tasks.music_meter import MIN_TUNE_BARS, BarTracker, mask_for
 
@@ -49,6 +54,14 @@ class Generation:
     constrained: bool = False  # meter-aware decoding was on
     bars_matching: int = 0     # bar_check on the whole tune: bars whose length fits the meter ...
     bars_total: int = 0        # ... of the bars that hold notes
+    probs: list[float] = field(default_factory=list)    # per generated character: its probability when drawn, (0, 1]
+    entropy: list[float] = field(default_factory=list)  # per generated character: entropy (bits) of that draw
+
+    @property
+    def char_probs(self) -> list[float | None]:
+        """One entry per character of `abc`: None for the prime, else the probability the character was drawn
+        with (a tune the model ended drops its closing blank line, so the list is cut to the text)."""
+        return ([None] * len(self.prime) + list(self.probs))[: len(self.abc)]
 
     @property
     def chars_per_second(self) -> float:
@@ -78,6 +91,8 @@ def generate(lm, prime: str = "", length: int = 400, temperature: float = 1.0,
     step = LMStepper(lm.model, lm.seq_len)
     out = step_out = step.feed(lm.encode(SEP + SEP + prime).tolist())  # (V,) logits of the next character
     new: list[int] = []
+    probs: list[float] = []
+    entropy: list[float] = []
     last = prime[-1:] if prime else SEP
     ended = False
     sep_id = lm.index[SEP]
@@ -97,6 +112,9 @@ def generate(lm, prime: str = "", length: int = 400, temperature: float = 1.0,
                 out = step_out.clone()
                 out[sep_id] = float("-inf")
         nxt = sample_token(out, gen, temperature=temperature, top_k=top_k, top_p=top_p)
+        dist = torch.softmax(filter_logits(out / max(temperature, 1e-6), top_k, top_p), -1)  # what was sampled
+        probs.append(float(dist[nxt]))
+        entropy.append(float(torch.special.entr(dist).sum()) / math.log(2))
         new.append(nxt)
         if stop_at_end and nxt == sep_id and last == SEP:
             ended = True
@@ -111,16 +129,19 @@ def generate(lm, prime: str = "", length: int = 400, temperature: float = 1.0,
         text = text.rstrip("\n") + "\n"
     seconds = time.perf_counter() - t0
     bars = bar_check(text)
-    return Generation(text, prime, len(new), seconds, ended, constrain, bars.matching, bars.bars)
+    return Generation(text, prime, len(new), seconds, ended, constrain, bars.matching, bars.bars, probs, entropy)
 
 
-def bar_stats(lm, n: int, *, constrain: bool, seed: int = 0, length: int = 600) -> dict:
+def bar_stats(lm, n: int, *, constrain: bool, seed: int = 0, length: int = 600, tunes: list | None = None) -> dict:
     """The bar check over n seeded tunes (no prime, DEFAULT_TEMPERATURE, seeds seed..seed+n-1): the share of
-    tunes with at least 8 bars of the right length, the share of bars of the right length, characters per second."""
+    tunes with at least 8 bars of the right length, the share of bars of the right length, characters per second.
+    tunes: a list that receives the sampled texts (for other measures of the same samples)."""
     good = bars = matching = chars = 0
     seconds = 0.0
     for i in range(n):
         g = generate(lm, "", length=length, temperature=DEFAULT_TEMPERATURE, seed=seed + i, constrain=constrain)
+        if tunes is not None:
+            tunes.append(g.abc)
         good += g.bars_matching >= 8
         bars, matching = bars + g.bars_total, matching + g.bars_matching
         chars, seconds = chars + g.n_new, seconds + g.seconds

@@ -93,17 +93,38 @@ class Novelty:
         return {**d, "overlap": round(self.overlap, 3), "close": self.close}
 
 
-@functools.cache
-def training_index(collections_: tuple[str, ...] | None = None, seed: int = 0) -> TuneIndex:
-    """The index of the training split the shipped models were trained on (load_corpus defaults)."""
-    from seqcore.data.music import COLLECTIONS, load_corpus
+def training_index(collections_: tuple[str, ...] | list[str] | None = None, seed: int = 0) -> TuneIndex:
+    """The index of the training split of these collections (default: the shipped models' corpus, the
+    load_corpus split); built once per process (about 1 s), indices are positions in load_corpus(...).train."""
+    from seqcore.data.music import COLLECTIONS
 
-    return TuneIndex(load_corpus(collections_ or COLLECTIONS, seed=seed).train)
+    return _index(tuple(collections_ or COLLECTIONS), seed)
+
+
+@functools.cache
+def _index(collections_: tuple[str, ...], seed: int) -> TuneIndex:
+    from seqcore.data.music import load_corpus
+
+    return TuneIndex(load_corpus(collections_, seed=seed).train)
+
+
+def index_for(card: dict | None) -> TuneIndex:
+    """The training index of the tunes a model card says it was trained on (its data.collections)."""
+    return training_index((card or {}).get("data", {}).get("collections"))
 
 
 def novelty(tune: str, index: TuneIndex | None = None) -> Novelty:
     """The training tune nearest to `tune` and how much of it is shared."""
     return (index or training_index()).nearest(tune)
+
+
+def tune_report(tune: str, index: TuneIndex | None = None) -> dict:
+    """Novelty and structure of one tune as flat JSON fields (`seqcore music generate` adds them):
+    nearest_tune (index in the training split, None when no run is shared), overlap, shared_run, close,
+    close_threshold, parts (bars per part), balanced_repeats, whole_parts."""
+    n = novelty(tune, index)
+    return {"nearest_tune": n.nearest, "overlap": round(n.overlap, 3), "shared_run": n.shared_run,
+            "close": n.close, "close_threshold": n.threshold, **structure(tune).to_dict()}
 
 
 @dataclass
