@@ -59,14 +59,30 @@ def garble(folder: Path, name: str) -> bytes:
     return weights.read_bytes()
 
 
-def break_checkpoint(folder: Path, name: str, how: str, other: str) -> list[str]:
-    """Corrupt NAME's weights (how="corrupt": truncated file) or swap in OTHER's weights (any other `how`);
-    returns the words the page should say."""
-    if how == "corrupt":
+BREAKAGES = ("corrupt weights", "mismatched weights", "corrupt card", "missing weights")
+
+
+def break_checkpoint(folder: Path, name: str, how: str, other: str = "") -> tuple[str, ...]:
+    """Break checkpoint NAME in FOLDER one of the BREAKAGES ways; returns the phrases (one of them) a page must say.
+
+    corrupt weights: truncated mid-header; mismatched weights: OTHER's weights in NAME's place; corrupt card:
+    NAME.json is not JSON ("unreadable" too: the memory lab's shipped run is a results file, not a card);
+    missing weights: NAME.safetensors is gone.
+    """
+    weights, card = folder / f"{name}.safetensors", folder / f"{name}.json"
+    if how == "corrupt weights":
         garble(folder, name)
-        return [name, "corrupt"]
-    shutil.copyfile(folder / f"{other}.safetensors", folder / f"{name}.safetensors")
-    return [name, "does not fit"]
+        return (f"{weights.name} is corrupt",)
+    if how == "mismatched weights":
+        shutil.copyfile(folder / f"{other}.safetensors", weights)
+        return (f"{name} does not fit",)
+    if how == "corrupt card":
+        card.write_text("{not json")
+        return (f"{card.name} is corrupt", f"{card.name} is unreadable")
+    if how == "missing weights":
+        weights.unlink()
+        return (f"{weights.name} is missing",)
+    raise ValueError(f"unknown breakage {how!r}; one of {BREAKAGES}")
 
 
 # ---------------------------------------------------------------- the command line
