@@ -1,5 +1,6 @@
 """Figures for the forecasting page: forecast fan, backtest against actuals, what-if scenario, the Streamlit
-drawing of each section's results (chart, table, verdicts, CSV download), and the page's lecture.
+drawing of each section's results (chart, table, verdicts, CSV download), the session's models' downloads
+and the page's lecture.
 
 Not a page (leading underscore). Drawing only: the numbers come from seqcore.tasks.forecasting.
 """
@@ -12,8 +13,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._shared import how_it_works, safe_filename
+from seqcore.checkpoints import zip_bytes
 from seqcore.data.prices import PriceSeries
-from seqcore.tasks.forecasting import LABELS, BacktestResult, Forecast
+from seqcore.tasks.forecasting import LABELS, BacktestResult, Forecast, default_name, save
 
 COLORS = {"naive": "#7f7f7f", "drift": "#bcbd22", "seasonal_naive": "#8c564b", "linear": "#9467bd",
           "lstm": "#1f77b4", "transformer": "#d62728"}
@@ -124,6 +126,18 @@ def show_whatif(series: PriceSeries, scenario_values: np.ndarray, base: Forecast
     st.caption(f"{len(base.p50)} steps ahead: base median {base.p50[-1]:,.2f} ({base.p10[-1]:,.2f}.."
                f"{base.p90[-1]:,.2f}); scenario median {what_if.p50[-1]:,.2f} ({what_if.p10[-1]:,.2f}.."
                f"{what_if.p90[-1]:,.2f}).")
+
+
+def show_downloads(mine: dict, series: PriceSeries) -> None:
+    """A download button (zip: weights + model card) for each model this session trained on `series`."""
+    if not mine:
+        return
+    st.subheader("Your trained models")
+    for col, (name, model) in zip(st.columns(len(mine)), mine.items(), strict=True):
+        stem = default_name(name, series.name)
+        col.download_button(f"Download {LABELS[name]} ({model.train_seconds:.0f} s, {model.stopped})",
+                            zip_bytes(save, model, model.card, stem), file_name=f"{stem}.zip",
+                            mime="application/zip", key=f"forecast-download-{name}")
 
 
 def lecture() -> None:

@@ -4,6 +4,8 @@
 - checkpoints: load_or_banner (a broken shipped checkpoint -> st.error + "Retrain NAME"), checkpoint_problem,
   unreadable_shipped, card_table (the held-out figures of model cards)
 - teaching: how_it_works (the lecture expander); files: safe_filename, upload_too_big
+- links: PageLinks (a page's inputs in its URL: restored from a link, invalid values said and replaced, written back,
+  "Copy link"), declared with choice / choices / number / text
 Widget keys are `<page>-<name>`. Not a page: app.py lists pages explicitly, so this file never shows in the
 navigation.
 """
@@ -11,7 +13,11 @@ navigation.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -230,3 +236,184 @@ def _draw_job(key: str, job: Job, kept: str = KEPT) -> None:
             st.info(f"Training was stopped at step {history[-1].step} of {history[-1].total_steps}: {kept}.")
     if history:
         st.plotly_chart(loss_figure(history), key=f"{key}-loss")
+
+
+# ---------------------------------------------------------------- links that reproduce a view
+
+TEXT_CAP = 500  # characters of a text box that a link keeps
+
+
+@dataclass(frozen=True)
+class Link:
+    """One input a page's link carries: URL query parameter `name` <-> st.session_state[`key`] (a widget's key).
+
+    parse(text) -> the widget's value, or raises ValueError(why): the page says why and uses `default`.
+    show(value) -> the text in the URL. A value longer than `cap` characters is refused, or cut to `cap` when
+    cut=True (text boxes: the Copy link control says so).
+    """
+
+    name: str
+    key: str
+    default: Any
+    parse: Callable[[str], Any] = str
+    show: Callable[[Any], str] = str
+    cap: int = 100
+    cut: bool = False
+
+
+def choice(name: str, key: str, options, default=None, *, label: Callable[[Any], str] = str) -> Link:
+    """A selectbox/radio/tabs value; label(option) is its text in the URL (matched ignoring case)."""
+    options = list(options)
+
+    def parse(text: str):
+        found = [o for o in options if label(o) == text] or [o for o in options if label(o).lower() == text.lower()]
+        if not found:
+            raise ValueError(f"not one of {_listing(options, label)}")
+        return found[0]
+
+    return Link(name, key, options[0] if default is None else default, parse, label)
+
+
+def choices(name: str, key: str, options, default, *, label: Callable[[Any], str] = str) -> Link:
+    """A multiselect value: comma-separated labels in the URL ("" = none chosen)."""
+    one = choice(name, key, options, label=label).parse
+
+    def parse(text: str) -> list:
+        out = []
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            try:
+                value = one(part)
+            except ValueError as e:
+                raise ValueError(f"{part[:40]!r} is {e}") from None
+            out += [value] if value not in out else []
+        return out
+
+    return Link(name, key, list(default), parse, lambda values: ",".join(map(label, values)), cap=400)
+
+
+def number(name: str, key: str, lo: float, hi: float, default: float, *, step: float | None = None) -> Link:
+    """A slider/number_input value in lo..hi: whole numbers when lo, hi and default are ints; snapped to `step`
+    (a slider's step) when given."""
+    whole = all(isinstance(v, int) for v in (lo, hi, default))
+
+    def parse(text: str):
+        try:
+            value = int(text.strip()) if whole else float(text.strip())
+        except ValueError:
+            raise ValueError("not a whole number" if whole else "not a number") from None
+        if not lo <= value <= hi:  # also refuses nan
+            raise ValueError(f"outside {lo}..{hi}")
+        if step:
+            value = min(hi, lo + round((value - lo) / step) * step)
+        return int(value) if whole else round(value, 6)
+
+    return Link(name, key, default, parse, lambda v: str(v) if whole else f"{v:g}")
+
+
+def text(name: str, key: str, default: str, *, cap: int = TEXT_CAP) -> Link:
+    """A text box: a link keeps its first `cap` characters; control characters (NUL, escape codes) are refused."""
+
+    def parse(value: str) -> str:
+        bad = sum(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value)
+        if bad:
+            raise ValueError(f"has {bad} control character{'s' * (bad > 1)}")
+        return value
+
+    return Link(name, key, default, parse, cap=cap, cut=True)
+
+
+class PageLinks:
+    """A page's inputs in its URL: created under the title (it holds the place of the "Copy link" control).
+
+    restore(links) before those widgets: on the page's first run in a session, and when the browser's back or
+    forward button brings an earlier URL, each key is set from the URL (invalid values fall back to the
+    default, and one st.warning under the control says which and why); otherwise a key the page dropped (its
+    widget was hidden) gets its default. A page may restore in groups, e.g. a model's layers once the model is
+    loaded. The widgets then take no value=/index=/default= of their own: session state holds it. publish()
+    after the widgets writes the current values to st.query_params, so the address bar always holds the view,
+    and fills the "Copy link" control (st.code with the full URL; its copy button copies it).
+    """
+
+    def __init__(self, page: str, links: Iterable[Link] = (), *, path: str | None = None) -> None:
+        """page: the widget keys' prefix; path: the page's URL path (default: page); links: restored at once."""
+        self.page, self.path, self.links, self.problems = page, path or page, [], []
+        with st.container(key=f"{page}-link"):
+            self.slot, self.notice = st.container(), st.empty()  # the control, then the warning
+        self.restore(links)
+
+    def restore(self, links: Iterable[Link]) -> None:
+        read = st.session_state.setdefault(f"{self.page}-links-read", set())
+        again = _history_navigation()
+        for link in links:
+            self.links.append(link)
+            if link.name in read and not again:
+                if link.key not in st.session_state:
+                    st.session_state[link.key] = link.default
+                continue
+            read.add(link.name)
+            value, problem = _from_url(link)
+            st.session_state[link.key] = value
+            self.problems += [problem] if problem else []
+        if self.problems:  # one message for all groups: the placeholder is redrawn
+            self.notice.warning("This link has values the page cannot use, so it uses others:\n"
+                                + "\n".join(f"- {p}" for p in self.problems), icon=":material/link_off:")
+
+    def publish(self) -> str:
+        params = {}
+        for link in self.links:
+            try:
+                params[link.name] = link.show(st.session_state.get(link.key, link.default))[: link.cap]
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                continue  # a value this run could not show stays out of the link
+        if list(st.query_params.to_dict().items()) != list(params.items()):
+            st.query_params.from_dict(params)  # one change of the address bar (a browser history entry)
+        url = f"{st.context.url or '/' + self.path}?{urlencode(params)}"  # encoded as Streamlit encodes the bar's
+        texts = [(link, st.session_state.get(link.key)) for link in self.links if link.cut]
+        cut = [f"the first {link.cap:,} of the {len(v):,} characters of {link.name}" for link, v in texts
+               if isinstance(v, str) and len(v) > link.cap]
+        with self.slot:
+            with st.popover("Copy link", icon=":material/link:"), st.container(key=f"{self.page}-link-url"):
+                st.code(url, language=None, wrap_lines=True)
+                st.caption(f"Opening this link restores {', '.join(params)}; the copy button copies it."
+                           + "".join(f" A link keeps up to {t.cap:,} characters of {t.name}." for t, _ in texts))
+            if cut:
+                st.caption(f"The link keeps {' and '.join(cut)}.")
+        return url
+
+
+def _from_url(link: Link) -> tuple[Any, str]:
+    """(value, "") from the URL (the default when absent), or (default, why the URL's value was not used)."""
+    raw = st.query_params.get(link.name)
+    if raw is None:
+        return link.default, ""
+    used = f"so the page uses {_quote(link.show(link.default))}"
+    if len(raw) > link.cap and not link.cut:
+        return link.default, f"**{link.name}** is {len(raw):,} characters long, {used}"
+    try:
+        value = link.parse(raw[: link.cap])
+    except (ValueError, SeqcoreError) as e:  # a task's own check (SeqcoreError) says what is wrong in its words
+        return link.default, f"**{link.name}** {_quote(raw)}: {_inert(str(e))}, {used}"
+    if len(raw) > link.cap:
+        return value, f"**{link.name}** is {len(raw):,} characters long: links keep the first {link.cap}"
+    return value, ""
+
+
+def _quote(value: str, limit: int = 40) -> str:
+    """A user's value for a message: shortened, control characters escaped, Markdown and LaTeX inert."""
+    return _inert(repr(value[:limit]) + ("…" if len(value) > limit else ""))
+
+
+def _inert(message: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>$~|#])", r"\\\1", message)
+
+
+def _listing(options: list, label: Callable[[Any], str], most: int = 8) -> str:
+    names = [label(o) for o in options]
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _history_navigation() -> bool:
+    """True on the run the browser's back/forward button caused: the URL, not the widgets, holds the view."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return bool(getattr(get_script_run_ctx(), "is_history_navigation", False))

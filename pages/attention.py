@@ -7,6 +7,7 @@ import dataclasses
 import streamlit as st
 import torch
 
+from pages import _shared as kit
 from pages._attention_figures import (
     clicked_cell,
     draw_neuron_view,
@@ -25,6 +26,9 @@ from seqcore.tasks import attention_maths as am
 from seqcore.tasks.probe import probe_for, transformer_checkpoints
 
 MY_TEXT, EXAMPLE_INPUT = "My text", "The model's own example"
+INPUTS = {MY_TEXT: "text", EXAMPLE_INPUT: "example"}  # in links
+VIEWS = {"Step-through": "step", "Head view": "head", "Model view": "model", "Neuron view": "neuron",
+         "Average & rollout": "average"}
 OWN = attention.DEFAULT_NAME
 RETRAIN_JOB = "attention-retrain-job"
 
@@ -89,6 +93,7 @@ def enlarge_clicked() -> None:
 
 
 st.title("Attention explorer")
+links = kit.PageLinks("attention")  # a link carries the model, the input, layer, head and view
 st.warning("Attention weights show where each head looked, not why the model decided: they are not an "
            "explanation. Rollout and head averages are rough summaries of them.", icon=":material/info:")
 how_it_works(
@@ -121,14 +126,17 @@ labels = [f"{c.name} ({c.task}, {c.source})" for c in checkpoints]
 default = next((i for i, c in enumerate(checkpoints) if c.name == OWN), 0)
 if adopt(RETRAIN_JOB) is not None:
     st.session_state["attention-model"] = default  # show the retrained model once (user checkpoints come first)
-choice = st.selectbox("Model", range(len(checkpoints)), index=default, format_func=labels.__getitem__,
-                      key="attention-model",
+links.restore([kit.choice("model", "attention-model", range(len(checkpoints)), default,
+                          label=lambda i: checkpoints[i].name),  # a name: the first such (user ones come first)
+               kit.choice("input", "attention-source", INPUTS, label=INPUTS.get),
+               kit.text("text", "attention-text", attention.EXAMPLE)])
+choice = st.selectbox("Model", range(len(checkpoints)), format_func=labels.__getitem__, key="attention-model",
                       help="Every Transformer in the checkpoint registry; other pages add theirs")
 info = checkpoints[choice]
 source = st.radio("Input", [MY_TEXT, EXAMPLE_INPUT], horizontal=True, key="attention-source")
 text = None
 if source == MY_TEXT:
-    text = st.text_input("Text", value=attention.EXAMPLE, key="attention-text",
+    text = st.text_input("Text", key="attention-text",
                          help=f"Any Unicode; the explorer's own model reads up to {attention.MAX_CHARS} characters")
     if not text.strip():
         st.error(f"The text is empty: type at least one character, or choose '{EXAMPLE_INPUT}'.")
@@ -150,6 +158,9 @@ if probe.note:
 
 cfg = probe.model.config
 q_labels = am.token_labels(probe.tokens)
+links.restore([kit.number("layer", "attention-layer", 0, cfg.n_layers - 1, 0),
+               kit.number("head", "attention-head", 0, cfg.n_heads - 1, 0),
+               kit.choice("view", "attention-view", VIEWS, label=VIEWS.get)])
 c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1.7, 1.5])
 layer = c1.selectbox("Layer", range(cfg.n_layers), key="attention-layer")
 head = c2.selectbox("Head", range(cfg.n_heads), key="attention-head")
@@ -169,9 +180,8 @@ stem = f"{info.name}-L{layer}"
 
 # Only the open tab runs and draws (on_change="rerun"): sending every view's figures on each rerun made a
 # new input take ~2 s in the browser (bench/pages.py).
-tab_step, tab_head, tab_model, tab_neuron, tab_avg = st.tabs(
-    ["Step-through", "Head view", "Model view", "Neuron view", "Average & rollout"], key="attention-view",
-    on_change="rerun")
+tab_step, tab_head, tab_model, tab_neuron, tab_avg = st.tabs(list(VIEWS), key="attention-view", on_change="rerun")
+links.publish()
 
 with torch.inference_mode():
     steps = am.step_through(probe, layer, head, temperature=temperature, kind=kind)

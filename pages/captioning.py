@@ -8,7 +8,8 @@ import numpy as np
 import streamlit as st
 
 from pages import _caption_figures as fig
-from pages._shared import adopt, busy, card_table, how_it_works, load_or_banner, show_job, start_job, unreadable_shipped
+from pages import _shared as kit
+from pages._shared import adopt, busy, card_table, load_or_banner, show_job, start_job, unreadable_shipped
 from seqcore.checkpoints import file_version, find_checkpoint, list_checkpoints
 from seqcore.data import scenes
 from seqcore.errors import CheckpointError, InputError, SeqcoreError
@@ -17,28 +18,15 @@ from seqcore.tasks import captioning as C
 JOB = "captioning-job"
 MINE = "captioning-mine"  # (decoder, dataset) -> the checkpoint this session trained for it
 DECODER_TITLES = {"lstm": "LSTM + soft attention", "transformer": "Transformer decoder"}
+SOURCES = {"Random held-out scene": "random", "Build a scene": "build", "Upload an image": "upload"}  # -> in links
 
 st.title("Image captioning")
+links = kit.PageLinks("captioning", [kit.choice("dataset", "captioning-dataset", C.DATASETS),
+                                     kit.number("beam", "captioning-beam", 1, 5, 1)])
 st.write("A CNN turns the image into an 8x8 grid of feature vectors; a decoder writes the caption word by word "
          "and, for every word, looks at the grid. The maps below show where it looked.")
 
-how_it_works(
-    [r"e_{t,i} = w^\top \tanh(W_a a_i + W_h h_{t-1}),\quad \alpha_t = \mathrm{softmax}(e_t),\quad "
-     r"z_t = \beta_t \textstyle\sum_i \alpha_{t,i} a_i",
-     r"h_t, c_t = \mathrm{LSTM}([E y_{t-1}; z_t],\ (h_{t-1}, c_{t-1})),\quad p(y_t) = \mathrm{softmax}(W_o [h_t; z_t])",
-     r"\mathcal{L} = -\textstyle\sum_t \log p(y_t) + \lambda \frac{1}{N}\sum_i \big(1 - \sum_t \alpha_{t,i}\big)^2",
-     r"\mathrm{CrossAttn}(Q{=}\text{words}, K{=}V{=}\text{grid}) = \mathrm{softmax}\!\big(QK^\top/\sqrt{d_k}\big)V"],
-    "**Problem shape: one-to-many.** One image in, a sequence of words out. The LSTM decoder is *Show, Attend "
-    "and Tell*'s: soft additive attention over the N = 64 grid cells at every step, with the doubly stochastic "
-    "penalty that keeps it from staring at one cell for the whole caption. The Transformer decoder uses causal "
-    "self-attention over the words so far and cross-attention to the grid (one map per layer and head). "
-    "Scores are on freshly generated held-out scenes: **BLEU-4** (sacrebleu), **exact match**, and **attention "
-    "localisation**, the share of object words (size, colour, shape, digit) whose attention peak cell overlaps "
-    "that object's box, read while the model follows the reference caption. **Baselines:** the caption of the "
-    "nearest training image in pixel space, and the hit rate of a random peak cell.",
-    limits="a model trained on synthetic scenes does not caption photos, and an attention map shows where the "
-           "model looked, not why it chose a word.",
-)
+fig.lecture()
 
 
 @st.cache_resource(max_entries=16)
@@ -76,14 +64,16 @@ left, right = st.columns([1, 2])
 with left:
     dataset = st.radio("Dataset", C.DATASETS, horizontal=True, key="captioning-dataset",
                        format_func={"shapes": "Shape scenes", "digits": "Handwritten digits"}.get)
-    sources = ["Random held-out scene", "Build a scene", "Upload an image"] if dataset == "shapes" else \
-        ["Random held-out scene", "Upload an image"]
+    sources = [s for s in SOURCES if dataset == "shapes" or s != "Build a scene"]
+    links.restore([kit.choice("image", "captioning-source", sources, label=SOURCES.get),
+                   kit.number("scene", "captioning-index", 0, 1_000_000, 0)])  # which held-out scene
     source = st.radio("Image", sources, key="captioning-source")
     image, truth, notes = None, None, []
     if source == "Random held-out scene":
         if st.button("New scene", key="captioning-new", icon=":material/casino:"):
-            st.session_state["captioning-index"] = st.session_state.get("captioning-index", 0) + 1
-        idx = st.session_state.get("captioning-index", 0)
+            st.session_state["captioning-index"] += 1
+        idx = st.session_state["captioning-index"]
+        st.caption(f"Held-out scene {idx}: New scene draws the next one.")
         scene = C.make_scene(dataset, scenes.scene_rng(C.TEST_SEED + 1, idx, "test"), "test")
         image, truth = scene.image, scene.caption
     elif source == "Build a scene":
@@ -113,7 +103,8 @@ with left:
                    "vocabulary, shown anyway.")
     for note in notes:
         st.info(note)
-    beam = st.slider("Beam width (1 = greedy)", 1, 5, 1, key="captioning-beam")
+    beam = st.slider("Beam width (1 = greedy)", 1, 5, key="captioning-beam")
+    links.publish()
     if image is not None:
         st.image(image, caption=f"reference: {truth}" if truth else "your image (64x64)", width="stretch")
 

@@ -7,9 +7,10 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from pages._forecast_figures import lecture, show_backtest, show_forecasts, show_whatif
+from pages import _shared as kit
+from pages._forecast_figures import lecture, show_backtest, show_downloads, show_forecasts, show_whatif
 from pages._shared import adopt, busy, checkpoint_problem, show_job, start_job, unreadable_shipped, upload_too_big
-from seqcore.checkpoints import info_at, shared_load, shipped_dir, zip_bytes
+from seqcore.checkpoints import info_at, shared_load, shipped_dir
 from seqcore.data import live
 from seqcore.data.prices import EMBEDDED, MISSING_RULE, PriceSeries, load_embedded, read_csv_series
 from seqcore.errors import SeqcoreError
@@ -19,6 +20,7 @@ JOB, TRAINED, LIVE = "forecast-job", "forecast-trained", "forecast-live-series"
 OPTIONAL = ["lstm", "transformer", "linear", "drift", "seasonal_naive"]
 UPLOAD_MB, SIZES = 5, [8, 16, 32, 64]
 LABELS, D = fc.LABELS, fc.Config()  # the widgets start from the task's defaults
+SOURCES = {"Embedded": "embedded", "Upload CSV": "upload", "Live (Yahoo Finance)": "live"}  # label -> in links
 
 
 def shipped(kind: str) -> tuple[fc.NeuralForecaster | None, str]:
@@ -38,8 +40,7 @@ def embedded(dataset: str, column: str) -> PriceSeries:
 
 def choose_series() -> PriceSeries:
     """The series the page works on; any failure says why and falls back to embedded GOOG."""
-    source = st.radio("Data source", ["Embedded", "Upload CSV", "Live (Yahoo Finance)"], horizontal=True,
-                      key="forecast-source")
+    source = st.radio("Data source", list(SOURCES), horizontal=True, key="forecast-source")
     fallback, goog = "The page shows the embedded GOOG closes instead.", embedded("GOOG", "Close")
     if source == "Embedded":
         c1, c2 = st.columns(2)
@@ -66,7 +67,7 @@ def choose_series() -> PriceSeries:
             st.warning(f"{up.name}: {note}.")
         return s
     c1, c2, c3, c4 = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
-    ticker = c1.text_input("Ticker", "AAPL", max_chars=15, key="forecast-ticker")
+    ticker = c1.text_input("Ticker", max_chars=15, key="forecast-ticker")
     period = c2.selectbox("Period", live.PERIODS, index=live.PERIODS.index("5y"), key="forecast-period")
     interval = c3.selectbox("Interval", live.INTERVALS, key="forecast-interval")
     if c4.button("Fetch", key="forecast-fetch", icon=":material/download:"):
@@ -88,11 +89,11 @@ def choose_series() -> PriceSeries:
 
 
 def settings(series: PriceSeries) -> tuple[fc.ForecastTaskConfig, list[str], int]:
-    models = st.multiselect("Models (the naive random walk is always shown)", OPTIONAL, default=list(fc.NEURAL),
-                            format_func=LABELS.get, key="forecast-models")
+    models = st.multiselect("Models (the naive random walk is always shown)", OPTIONAL, format_func=LABELS.get,
+                            key="forecast-models")
     c = st.columns(6)
     lookback = c[0].slider("Lookback", 5, 120, D.lookback, key="forecast-lookback", help="steps the model reads")
-    horizon = c[1].slider("Horizon", 1, fc.MAX_HORIZON, D.horizon, key="forecast-horizon", help="steps ahead")
+    horizon = c[1].slider("Horizon", 1, fc.MAX_HORIZON, key="forecast-horizon", help="steps ahead")
     epochs = c[2].number_input("Epochs", 1, 100, D.epochs, key="forecast-epochs")
     hidden = c[3].selectbox("Hidden size", SIZES, index=SIZES.index(D.hidden), key="forecast-hidden")
     seed = c[4].number_input("Seed", 0, 10_000, D.seed, key="forecast-seed")
@@ -156,7 +157,7 @@ def whatif_section(series: PriceSeries, cfg: fc.ForecastTaskConfig, models: dict
     c1, c2, c3, c4 = st.columns(4)
     name = c1.selectbox("Model", [n for n in ("lstm", "transformer", "linear", "drift", "naive") if n in models],
                         format_func=LABELS.get, key="forecast-whatif-model")
-    shock = c2.slider("Shock to the last value (%)", -50, 50, 0, key="forecast-shock")
+    shock = c2.slider("Shock to the last value (%)", -50, 50, key="forecast-shock")
     vol = c3.slider("Scale recent volatility (x)", 0.0, 3.0, 1.0, step=0.25, key="forecast-vol",
                     help="the last 20 steps' deviations from their mean step are multiplied by this")
     n_edit = c4.number_input("Edit the last N values", 0, 30, 0, key="forecast-edit-n")
@@ -173,18 +174,6 @@ def whatif_section(series: PriceSeries, cfg: fc.ForecastTaskConfig, models: dict
         st.error(f"{e}. Change the scenario above.")
         return
     show_whatif(series, values, base, what_if)
-
-
-def download_section(series: PriceSeries) -> None:
-    mine = {n: m for n, m in st.session_state.get(TRAINED, {}).items() if m.fit_series == series.name}
-    if not mine:
-        return
-    st.subheader("Your trained models")
-    for col, (name, model) in zip(st.columns(len(mine)), mine.items(), strict=True):
-        stem = fc.default_name(name, series.name)
-        col.download_button(f"Download {LABELS[name]} ({model.train_seconds:.0f} s, {model.stopped})",
-                            zip_bytes(fc.save, model, model.card, stem), file_name=f"{stem}.zip",
-                            mime="application/zip", key=f"forecast-download-{name}")
 
 
 def shipped_banners() -> None:
@@ -222,10 +211,17 @@ st.title("Stock forecasting")
 st.write("An LSTM and a Transformer read the last *lookback* daily moves and forecast the next *horizon* steps "
          "as a median with an 80% band, beside the random walk (tomorrow = today), which is famously hard to beat "
          "on prices. The backtest below says plainly whether they beat it here.")
+links = kit.PageLinks("forecast", [  # what a link carries: name in the URL, widget key, allowed values, default
+    kit.choice("source", "forecast-source", SOURCES, label=SOURCES.get),
+    kit.choice("dataset", "forecast-dataset", EMBEDDED),
+    kit.Link("ticker", "forecast-ticker", "AAPL", live.check_ticker, cap=15),
+    kit.choices("models", "forecast-models", OPTIONAL, fc.NEURAL),
+    kit.number("horizon", "forecast-horizon", 1, fc.MAX_HORIZON, D.horizon),
+    kit.number("shock", "forecast-shock", -50, 50, 0)])
 lecture()
-
 series = choose_series()
 cfg, chosen, folds = settings(series)
+links.publish()
 series = checked(series, cfg, chosen, folds)
 shipped_banners()
 train_panel(series, cfg, chosen, folds)
@@ -242,4 +238,4 @@ try:
 except SeqcoreError as e:
     st.error(f"Backtest: {e}.")  # each message names what to change
 whatif_section(series, cfg, models)
-download_section(series)
+show_downloads({n: m for n, m in st.session_state.get(TRAINED, {}).items() if m.fit_series == series.name}, series)

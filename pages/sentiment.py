@@ -76,6 +76,7 @@ def start_training(cfg):
 
 
 st.title("Sentiment")
+links = kit.PageLinks("sentiment")  # a link carries the review (pages/_shared.PageLinks)
 st.caption("Sequence in, one label out: two neural classifiers trained from scratch on real IMDB and Rotten "
            "Tomatoes reviews, beside the VADER lexicon and a TF-IDF + logistic regression bag of words. The first "
            "model listed is the default: the best on held-out IMDB reviews, read from the model cards.")
@@ -103,9 +104,11 @@ tab_predict, tab_batch, tab_eval, tab_train = st.tabs(["Predict", "Batch", "Held
 
 with tab_predict:
     example = st.selectbox("Example", list(S.EXAMPLES), key="sentiment-example")
-    text = st.text_area("Review", value=S.EXAMPLES[example], height=120,
-                        key=f"sentiment-text-{list(S.EXAMPLES).index(example)}",  # a fresh box per example
+    box = f"sentiment-text-{list(S.EXAMPLES).index(example)}"  # a fresh box per example
+    links.restore([kit.text("text", box, S.EXAMPLES[example])])
+    text = st.text_area("Review", height=120, key=box,
                         help="Any text; the BiLSTM reads its first 256 tokens, the Transformer 512")
+    links.publish()
     if not text.strip():
         st.error("The review is empty: type a few words (or pick an example).")
     else:

@@ -6,6 +6,7 @@ import time
 
 import streamlit as st
 
+from pages import _shared as kit
 from pages import _translation_figures as fig
 from pages._shared import checkpoint_problem, how_it_works, show_job, start_job, trained, unreadable_shipped
 from seqcore.checkpoints import file_version, list_checkpoints
@@ -19,6 +20,7 @@ TITLES = {"rnn": "LSTM + attention", "transformer": "Transformer"}
 EXAMPLE = "我是mika。"
 
 st.title("Translation")
+links = kit.PageLinks("translation")  # a link carries the sentence, beam, prefix and both models
 st.write("Chinese in, English out: a bidirectional LSTM with additive attention and a Transformer, trained here on "
          "everyday sentences from [Tatoeba](https://tatoeba.org) (CC-BY 2.0). Type a sentence and look inside: where "
          "each model looked for every word, the beam search's tree, and the words it nearly chose.")
@@ -95,14 +97,17 @@ for name, why in problems.items():
 examples = [EXAMPLE] + [ex.source for ex in tatoeba.split("test")[:12]]
 c1, c2 = st.columns([2, 1])
 pick = c1.selectbox("Example (held-out Tatoeba sentences after the first)", examples, key="translation-example")
-text = c1.text_area("Chinese sentence", value=pick, key=f"translation-text-{examples.index(pick)}", height=80)
-beam = c2.slider("Beam width (1 = greedy)", 1, 8, 4, key="translation-beam")
+box, names = f"translation-text-{examples.index(pick)}", list(found) or ["(none)"]  # a fresh box per example
+links.restore([kit.text("text", box, pick), kit.number("beam", "translation-beam", 1, 8, 4),
+               kit.text("prefix", "translation-prefix", "", cap=100)]
+              + [kit.choice(f"model{k + 1}", f"translation-model-{k}", names, d if d in names else names[0])
+                 for k, d in enumerate(T.default_name(a) for a in TITLES)])
+text = c1.text_area("Chinese sentence", key=box, height=80)
+beam = c2.slider("Beam width (1 = greedy)", 1, 8, key="translation-beam")
 prefix = c2.text_input("Start the English with (prefix forcing)", key="translation-prefix",
                        help="The model must begin with these words and continues from there.")
-names = list(found)
-defaults = [T.default_name(a) for a in TITLES]
-chosen = [c2.selectbox(f"Model {k + 1}", names or ["(none)"], key=f"translation-model-{k}",
-                       index=names.index(d) if d in names else 0) for k, d in enumerate(defaults)]
+chosen = [c2.selectbox(f"Model {k + 1}", names, key=f"translation-model-{k}") for k in range(len(TITLES))]
+links.publish()
 
 results = {}
 try:
@@ -112,7 +117,7 @@ except SeqcoreError as e:
     names_ok = False
 else:
     names_ok = True
-if not names:
+if not found:
     st.info("No translator yet: train one below (`make models` rebuilds the shipped ones).")
 elif names_ok:
     for k, (col, name) in enumerate(zip(st.columns(len(chosen)), chosen, strict=True)):
