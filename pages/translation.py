@@ -12,7 +12,7 @@ from pages._shared import checkpoint_problem, how_it_works, show_job, start_job,
 from seqcore.checkpoints import file_version, list_checkpoints
 from seqcore.data import tatoeba
 from seqcore.data.translation_vocab import EOS
-from seqcore.errors import SeqcoreError
+from seqcore.errors import CheckpointError, SeqcoreError
 from seqcore.tasks import translation as T
 
 JOB = "translation-job"
@@ -85,6 +85,12 @@ def start_training(arch: str, minutes: float):
 
 found = translators()
 problems = unreadable_shipped([T.default_name(a) for a in TITLES])
+for name in (T.default_name(a) for a in TITLES):
+    if name in found and name not in problems:  # a readable card over corrupt or mismatched weights
+        try:
+            get(name, found)
+        except CheckpointError as e:
+            problems[name] = str(e)
 busy = bool((j := st.session_state.get(JOB)) and j.running)
 for name, why in problems.items():
     arch_ = name.removeprefix("translate-")
@@ -122,6 +128,9 @@ if not found:
 elif names_ok:
     for k, (col, name) in enumerate(zip(st.columns(len(chosen)), chosen, strict=True)):
         with col:
+            if name in problems:  # said once, in the banner above, with its Retrain button
+                st.caption(f"{name} cannot be used (see above): pick another model.")
+                continue
             try:
                 translator, card = get(name, found)
                 result = translator.translate(text, beam=beam, prefix=prefix, record=True)

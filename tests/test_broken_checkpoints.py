@@ -124,9 +124,6 @@ PAGES: dict[str, dict] = {
 # Findings: a page that says what is broken but offers no Retrain. Strict: fixing the page turns the case red until
 # its line here goes; any other failure in these cases fails as usual (raises=NoRetrain).
 NO_RETRAIN: dict[tuple[str, str], str] = {
-    ("translation", "corrupt weights"): "the translation page has Retrain only for an unreadable card or missing "
-                                        "weights; a model that fails to load says so in its column, without one",
-    ("translation", "mismatched weights"): "as for corrupt weights",
     ("memory_lab", "corrupt card"): "the memory lab says the shipped run is unreadable and that Train still works, "
                                     "with no button to rebuild the default run",
 }
