@@ -41,14 +41,70 @@ HEADLINES = {
     "attention": ("test_bits_per_char", "baseline_bigram_bits_per_char", "bits/char (baseline: bigram)"),
     "memory": ("accuracy", "chance", "recall accuracy (baseline: chance)"),
 }
+# task -> other held-out figures, in order, for cards without the headline (models trained on a page)
+FALLBACKS = {
+    "music": [("val_bits_per_char", None, "validation bits/char")],
+    "forecast": [(f"h{h}_mase", f"h{h}_naive_mase", f"MASE at {h} steps (baseline: random walk)") for h in (5, 1)],
+}
 
 
 def headline(task: str, metrics: dict) -> dict:
     key, base, label = HEADLINES.get(task, (None, None, ""))
+    if key not in metrics and task in FALLBACKS:  # a model trained on a page: the held-out figure it has
+        key, base, label = next((f for f in FALLBACKS[task] if f[0] in metrics), (key, base, label))
     value, baseline = (v if isinstance(v, (int, float)) else None for v in (metrics.get(key), metrics.get(base)))
     return {"held-out metric": label if value is not None else "",
             "value": None if value is None else round(value, 3),
             "baseline": None if baseline is None else round(baseline, 3)}
+
+
+def kept_models() -> None:
+    """The user registry: models kept on the pages (or made by `seqcore train`), each with Delete, and the quota."""
+    from seqcore.checkpoints import checkpoint_bytes, usage, user_dir, user_models
+    from seqcore.errors import SeqcoreError
+
+    st.subheader("Kept models")
+    if said := st.session_state.pop("home-deleted", None):
+        (st.error if said.startswith("Could not") else st.success)(said)
+    try:
+        use, models = usage(), user_models()
+    except SeqcoreError as e:  # e.g. SEQCORE_MAX_USER_MB set to something that is not a number
+        st.error(str(e))
+        return
+    st.caption(f"Models trained on the pages and kept there (*Keep this model*), or made by `seqcore train`, in "
+               f"`{user_dir()}`: shared by everyone on this server and kept after a restart. {use['models']} of "
+               f"{use['max_models']} models, {use['mb']:.1f} of {use['max_mb']:g} MB; at the quota, keeping another "
+               "removes the oldest (listed first) after a warning. `seqcore checkpoints delete NAME` deletes one too.")
+    if not models:
+        st.info("No kept models yet: train one on a page and press *Keep this model*.")
+        return
+    with st.container(key="home-kept"):
+        widths = [3, 1.2, 1.6, 0.8, 3.4, 1]
+        for col, title in zip(st.columns(widths), ["name", "task", "created", "size", "held-out", ""], strict=True):
+            col.markdown(f"**{title}**")
+        for m in models:
+            h = headline(m.task, m.card.get("metrics") or {})
+            base = f" (baseline {h['baseline']})" if h["baseline"] is not None else ""
+            figure = f"{h['held-out metric'].split(' (')[0]}: {h['value']}{base}"
+            c = st.columns(widths, vertical_alignment="center")
+            c[0].markdown(f"`{m.name}` ({m.arch})")
+            c[1].write(m.task)
+            c[2].write(str(m.card.get("created", ""))[:16].replace("T", " "))
+            c[3].write(f"{checkpoint_bytes(m.stem) / 2**20:.1f} MB")
+            c[4].write(figure if h["value"] is not None else "")
+            c[5].button("Delete", key=f"home-delete-{m.name}", icon=":material/delete:", on_click=delete,
+                        args=(m.name,), help=f"Delete {m.name} from this server (weights and model card)")
+
+
+def delete(name: str) -> None:
+    from seqcore.checkpoints import delete_checkpoint
+    from seqcore.errors import SeqcoreError
+
+    try:
+        delete_checkpoint(name)
+        st.session_state["home-deleted"] = f"Deleted {name}."
+    except (SeqcoreError, OSError) as e:
+        st.session_state["home-deleted"] = f"Could not delete {name}: {e}"
 
 
 def loaded_models() -> list[dict] | None:
@@ -111,16 +167,17 @@ def home() -> None:
         for path, title, icon, blurb in pages:
             st.page_link(path, label=f"**{title}**: {blurb}", icon=icon)
     st.subheader("Default models")
-    ckpts = list_checkpoints()
+    ckpts = [c for c in list_checkpoints() if c.source == "shipped"]
     if ckpts:
         st.dataframe(
-            [{"name": c.name, "task": c.task, "model": c.arch, "source": c.source,
-              **headline(c.task, c.card.get("metrics") or {})} for c in ckpts],
+            [{"name": c.name, "task": c.task, "model": c.arch, **headline(c.task, c.card.get("metrics") or {})}
+             for c in ckpts],
             hide_index=True,
         )
         st.caption("Held-out figures from each model card; `checkpoints/*.json` says how each was made.")
     else:
         st.info("No trained models yet. The pages train one on demand; `make models` rebuilds the shipped set.")
+    kept_models()
     with st.expander("Loaded models"), st.container(key="home-loaded-models"):
         rows = loaded_models()
         if rows is None:

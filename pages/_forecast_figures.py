@@ -1,5 +1,5 @@
 """Figures for the forecasting page: forecast fan, backtest against actuals, what-if scenario, the Streamlit
-drawing of each section's results (chart, table, verdicts, CSV download), the session's models' downloads
+drawing of each section's results (chart, table, verdicts, CSV download), the session's models (download, Keep)
 and the page's lecture.
 
 Not a page (leading underscore). Drawing only: the numbers come from seqcore.tasks.forecasting.
@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import how_it_works, safe_filename
+from pages._shared import how_it_works, keep_model, safe_filename
 from seqcore.checkpoints import zip_bytes
 from seqcore.data.prices import PriceSeries
 from seqcore.tasks.forecasting import LABELS, BacktestResult, Forecast, default_name, save
@@ -129,7 +129,8 @@ def show_whatif(series: PriceSeries, scenario_values: np.ndarray, base: Forecast
 
 
 def show_downloads(mine: dict, series: PriceSeries) -> None:
-    """A download button (zip: weights + model card) for each model this session trained on `series`."""
+    """For each model this session trained on `series`: a download (zip: weights + model card) and Keep this model
+    (saved to the server's kept models, within its quota)."""
     if not mine:
         return
     st.subheader("Your trained models")
@@ -138,6 +139,8 @@ def show_downloads(mine: dict, series: PriceSeries) -> None:
         col.download_button(f"Download {LABELS[name]} ({model.train_seconds:.0f} s, {model.stopped})",
                             zip_bytes(save, model, model.card, stem), file_name=f"{stem}.zip",
                             mime="application/zip", key=f"forecast-download-{name}")
+        with col:
+            keep_model(f"forecast-keep-{name}", save, model, model.card, f"{stem}-mine")
 
 
 def lecture() -> None:

@@ -1,6 +1,7 @@
 """Showing a tune on the music page: what is drawn (render_tune: notes, bar check, audio, mel spectrogram;
 render_generation adds how it was made: novelty, structure, each note's confidence; computed once per tune), the
-piano roll and spectrogram figures, and the tune panel (figures, player, downloads, nearest training tune)."""
+piano roll and spectrogram figures, the tune panel (figures, player, downloads, nearest training tune) and the page's
+lecture."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import streamlit as st
 import torch
 from plotly.colors import sample_colorscale
 
-from pages._shared import safe_filename
+from pages._shared import how_it_works, safe_filename
 from seqcore import audio
 from seqcore.tasks import music
 
@@ -155,3 +156,39 @@ def show_nearest(key: str, n) -> None:
         st.code(n.nearest_tune, language=None)
         if st.toggle("Play it", key=f"{key}-near-play") and (wav := tune_audio(n.nearest_tune)):
             st.audio(wav, format="audio/wav")
+
+
+def lecture() -> None:
+    """The "How it works" expander: LSTM and attention equations, bits per char, constrained decoding, limits."""
+    how_it_works(
+        [r"i_t, f_t, o_t = \sigma(W x_t + U h_{t-1} + b),\quad \tilde c_t = \tanh(W_c x_t + U_c h_{t-1} + b_c)",
+         r"c_t = f_t \odot c_{t-1} + i_t \odot \tilde c_t,\quad h_t = o_t \odot \tanh(c_t),\quad "
+         r"p(x_{t+1} \mid x_{\le t}) = \mathrm{softmax}(W_y h_t)",
+         r"\mathrm{Attention}(Q, K, V) = "
+         r"\mathrm{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}} + M_{\text{causal}}\right) V",
+         r"\text{bits per char} = -\frac{1}{N} \sum_t \log_2 p(x_{t+1} \mid x_{\le t})",
+         r"\tilde p(x_{t+1} = c \mid x_{\le t}) = \frac{p(c \mid x_{\le t})\,[c \in A_t]}"
+         r"{\sum_{c' \in A_t} p(c' \mid x_{\le t})}"],
+        "**Problem shape:** many-to-many while training (predict every next character), one-to-many when "
+        "generating: the prime goes in, and each sampled character is fed back. The LSTM carries its state "
+        "(h, c) and the Transformer a key/value cache, so each new character costs the same however long the "
+        "tune is. **Sampling:** logits are divided by the temperature, optionally cut to the top-k or the "
+        "top-p nucleus, then sampled with a fixed seed. **Baseline:** a 5-gram character model with "
+        "back-off; see the model card numbers under *Models*. **Honesty check:** parsers accept almost "
+        "anything, so each tune's bars are added up and compared with its meter. **Keeping time (constrained "
+        "decoding):** while sampling, a note-length tracker reads the tune so far and knows the meter (M:), the "
+        "unit length (L:) and how full the current bar is. Before each character it works out the set A_t of "
+        "allowed continuations: no note that would overfill the bar, no bar line before the bar is full (only a "
+        "pick-up first bar may be short), no stray ] or unclosed chord or grace group, no end of the tune before "
+        "eight whole bars. The model's distribution is renormalised over A_t (the other characters get "
+        "probability 0, the formula above); if nothing is allowed, nothing is masked, so sampling never gets "
+        "stuck. Switch *Keep time* off to hear the raw model. **Copying or composing?** Each tune is read as its "
+        f"run of pitches and compared with every training tune by shared runs of {music.NGRAM} notes: the tune sharing "
+        f"the most is shown beside it, and at {music.CLOSE:.0%} of its runs or more it is flagged as close to that "
+        "tune. **Confidence:** each character's probability in the distribution it was drawn from (after the "
+        "mask and the temperature) colours its note on the piano roll. **Structure:** most of these tunes are two "
+        "parts of 8 bars, each repeated (|: ... :|); under each tune, its parts in bars and whether repeats close.",
+        limits="the models learn the look of ABC tunes, not music theory: phrases repeat and wander. The raw "
+               "models get about half of their bars the wrong length; keeping time fixes the lengths, not the "
+               "melody.",
+    )

@@ -4,6 +4,8 @@
 - checkpoints: load_or_banner (a broken shipped checkpoint -> st.error + "Retrain NAME"), checkpoint_problem,
   unreadable_shipped, card_table (the held-out figures of model cards)
 - teaching: how_it_works (the lecture expander); files: safe_filename, upload_too_big
+- kept models: keep_model ("Keep this model": the task's save into the server's kept models, within its quota),
+  quota_warning (what saving one more would remove, said before), removed_note (what was removed, said after)
 - links: PageLinks (a page's inputs in its URL: restored from a link, invalid values said and replaced, written back,
   "Copy link"), declared with choice / choices / number / text
 Widget keys are `<page>-<name>`. Not a page: app.py lists pages explicitly, so this file never shows in the
@@ -16,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -236,6 +239,84 @@ def _draw_job(key: str, job: Job, kept: str = KEPT) -> None:
             st.info(f"Training was stopped at step {history[-1].step} of {history[-1].total_steps}: {kept}.")
     if history:
         st.plotly_chart(loss_figure(history), key=f"{key}-loss")
+
+
+# ---------------------------------------------------------------- kept models
+
+def keep_model(key: str, save: Callable, model, card: dict, name: str, *, use: str = "") -> str | None:
+    """"Keep this model": one click saves a session's trained model to this server's kept models (the user registry).
+
+    save: the task's protocol save; name: the base name (a free one is taken: NAME, NAME-2, ...; never a shipped
+    model's). Before the click, a warning names the kept models that keeping this one would remove to stay within
+    the server's quota (oldest first); after it, the name, the folder and what was removed. Kept models are listed
+    on the home page (with Delete) and by `seqcore info`, a Transformer opens in the attention explorer, and they
+    survive a server restart. use: a hint after the name ("{name}" is replaced). Returns the kept name, else None.
+    """
+    done = st.session_state.get(f"{key}-kept") or {}
+    if done.get("model") is model and done.get("path") and Path(done["path"]).exists():
+        where = "; it opens in the attention explorer" if "transformer" in str(card.get("arch", "")) else ""
+        hint = f" {use.format(name=done['name'])}." if use else ""
+        st.success(f"Kept as **{done['name']}** in `{Path(done['path']).parent}`: listed on the home page (where it "
+                   f"can be deleted) and by `seqcore info`{where}, and it stays after a server restart.{hint}",
+                   icon=":material/bookmark_added:")
+        removed_note(done["removed"])
+        return done["name"]
+    if done.get("model") is model and done.get("error"):
+        st.error(f"{done['error']}. Your model is still here for this session.")
+    size = st.session_state.get(f"{key}-size")
+    if not size or size[0] is not model:
+        from seqcore.checkpoints import measure
+
+        try:
+            nbytes = measure(save, model, card, name)
+        except (SeqcoreError, OSError):
+            nbytes = 0  # the save itself will say what is wrong
+        st.session_state[f"{key}-size"] = size = (model, nbytes)
+    if quota_warning(size[1], doing="Keeping this model") is None:
+        return None
+    st.button("Keep this model", key=key, icon=":material/bookmark_add:", on_click=_keep,
+              args=(key, save, model, card, name), help=f"Save it ({size[1] / 2**20:.1f} MB) to this server's kept "
+              "models: listed on the home page and by `seqcore info`, kept after a restart, deleted on the home page")
+    return None
+
+
+def _keep(key: str, save: Callable, model, card: dict, base: str) -> None:
+    from seqcore.checkpoints import free_name, keep
+
+    try:
+        name = free_name(base)
+        path, removed = keep(save, model, card, name)
+    except SeqcoreError as e:
+        st.session_state[f"{key}-kept"] = {"model": model, "error": str(e)}
+        return
+    st.session_state[f"{key}-kept"] = {"model": model, "name": name, "path": str(path),
+                                       "removed": [m.name for m in removed]}
+
+
+def quota_warning(nbytes: int = 0, *, doing: str = "Keeping this model") -> list[str] | None:
+    """st.warning naming the kept models that saving one more model (`nbytes`) would remove, oldest first, to stay
+    within the server's quota (SEQCORE_MAX_USER_MODELS / SEQCORE_MAX_USER_MB); returns their names. None, after an
+    st.error, when it cannot be saved: the model alone is over the quota, or the host's quota settings are wrong."""
+    from seqcore.checkpoints import quota_plan, user_quota
+
+    try:
+        plan = quota_plan(nbytes)
+    except SeqcoreError as e:
+        st.error(str(e))
+        return None
+    if plan:
+        which = "the oldest kept model" if len(plan) == 1 else f"the {len(plan)} oldest kept models"
+        st.warning(f"{doing} removes {which}, to stay within this server's quota of {user_quota().describe()}: "
+                   + ", ".join(f"`{m.name}` ({m.task}, created {str(m.card.get('created', '?'))[:10]})" for m in plan)
+                   + ". Download a model first to keep a copy.", icon=":material/auto_delete:")
+    return [m.name for m in plan]
+
+
+def removed_note(removed: list[str] | None) -> None:
+    """After a save: which kept models the quota removed (nothing when none)."""
+    if removed:
+        st.warning("To stay within this server's quota, the oldest kept models were removed: "
+                   + ", ".join(f"`{n}`" for n in removed) + ".", icon=":material/auto_delete:")
 
 
 # ---------------------------------------------------------------- links that reproduce a view

@@ -19,7 +19,7 @@ from pages._attention_figures import (
     show,
 )
 from pages._shared import adopt, busy, checkpoint_problem, how_it_works, show_job, start_job, unreadable_shipped
-from seqcore.checkpoints import file_version
+from seqcore.checkpoints import file_version, keep
 from seqcore.errors import CheckpointError, SeqcoreError
 from seqcore.tasks import attention
 from seqcore.tasks import attention_maths as am
@@ -64,8 +64,7 @@ def start_retrain():
         if not card["training"]["steps"]:  # stopped before its first step: nothing worth saving
             return None
         card["command"] = "retrained on the attention page"
-        attention.save(model, card)
-        return card
+        return {"removed": [m.name for m in keep(attention.save, model, card, OWN)[1]]}  # within the quota
 
     return start_job(RETRAIN_JOB, run, name="attention")
 
@@ -81,6 +80,7 @@ def problem(name: str, task: str, why: str) -> None:
                        key="attention-retrain", name=name, busy=busy(RETRAIN_JOB),
                        retrain=start_retrain if own else None, where="below")
     if own:
+        kit.quota_warning(doing="Saving the retrained model")
         show_job(RETRAIN_JOB)
 
 
@@ -124,8 +124,9 @@ if (_why := unreadable_shipped([OWN]).get(OWN)) and OWN not in {c.name for c in 
     problem(OWN, attention.TASK, _why)  # the registry skips a corrupt card: the own model would vanish silently
 labels = [f"{c.name} ({c.task}, {c.source})" for c in checkpoints]
 default = next((i for i, c in enumerate(checkpoints) if c.name == OWN), 0)
-if adopt(RETRAIN_JOB) is not None:
+if (retrained := adopt(RETRAIN_JOB)) is not None:
     st.session_state["attention-model"] = default  # show the retrained model once (user checkpoints come first)
+    kit.removed_note(retrained["removed"])
 links.restore([kit.choice("model", "attention-model", range(len(checkpoints)), default,
                           label=lambda i: checkpoints[i].name),  # a name: the first such (user ones come first)
                kit.choice("input", "attention-source", INPUTS, label=INPUTS.get),

@@ -10,7 +10,7 @@ import streamlit as st
 from pages import _caption_figures as fig
 from pages import _shared as kit
 from pages._shared import adopt, busy, card_table, load_or_banner, show_job, start_job, unreadable_shipped
-from seqcore.checkpoints import file_version, find_checkpoint, list_checkpoints
+from seqcore.checkpoints import file_version, find_checkpoint, keep, list_checkpoints
 from seqcore.data import scenes
 from seqcore.errors import CheckpointError, InputError, SeqcoreError
 from seqcore.tasks import captioning as C
@@ -48,8 +48,9 @@ def start_training(cfg: C.Config):
         if not card["training"]["steps"]:  # stopped before the first step: random weights are not worth saving
             return None
         name = f"{C.default_name(cfg.decoder, cfg.dataset, cfg.split)}-mine-{time.strftime('%H%M%S')}"
-        C.save(model, {**card, "command": "trained on the captioning page"}, name)
-        return {"name": name, "config": cfg, "metrics": card["metrics"], "stopped": card["training"]["stopped"]}
+        removed = keep(C.save, model, {**card, "command": "trained on the captioning page"}, name)[1]  # the quota
+        return {"name": name, "config": cfg, "metrics": card["metrics"], "stopped": card["training"]["stopped"],
+                "removed": [m.name for m in removed]}
 
     return start_job(JOB, run, name="caption")
 
@@ -223,6 +224,7 @@ tr_n = t4.select_slider("Training scenes", [500, 1000, 2000, 4000, 6000], value=
                         key="captioning-train-n")
 tr_epochs = st.slider(f"Epochs (training stops after {default.time_budget_s / 60:.0f} minutes whatever this says)",
                       1, 20, default.epochs, key="captioning-train-epochs")
+kit.quota_warning(doing="Saving the model a run trains")  # runs are saved to the kept models (home page)
 if st.button("Train", key="captioning-train", icon=":material/model_training:", disabled=busy(JOB)):
     cfg = C.page_config(tr_decoder, tr_dataset, tr_split, n_train=int(tr_n), epochs=int(tr_epochs))
     try:
@@ -238,3 +240,4 @@ if trained is not None:
                f"{m['baseline_nn_bleu4']:.1f}), exact {m['exact']:.0%}, localisation {m['attention_localisation']:.0%} "
                f"on {m['n']} held-out scenes. " + ("The captions above now use it." if trained["config"].split == "iid"
                                                   else "Compare it with the shipped models in the score table."))
+    kit.removed_note(trained["removed"])

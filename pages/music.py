@@ -7,7 +7,7 @@ import streamlit as st
 from pages import _music_figures as fig
 from pages import _shared as kit
 from seqcore import audio
-from seqcore.checkpoints import file_version, list_checkpoints, shipped_dir, zip_bytes
+from seqcore.checkpoints import file_version, find_checkpoint, list_checkpoints, zip_bytes
 from seqcore.device import set_threads
 from seqcore.errors import SeqcoreError
 from seqcore.tasks import music
@@ -26,8 +26,8 @@ TRAINING = music.page_config("lstm")  # the Train tab's starting size, steps and
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the music model...")
 def shipped_model(name: str, version: tuple) -> music.CharLM:
-    """Shared by every session: read-only, used under inference_mode by music.generate. `version` (the files'
-    mtimes and sizes) is part of the key, so a rebuilt checkpoint is read again."""
+    """A shipped or kept model, shared by every session: read-only, used under inference_mode by music.generate.
+    `version` (the files' mtimes and sizes) is part of the key, so a rebuilt checkpoint is read again."""
     return music.load(name)[0]
 
 
@@ -49,11 +49,11 @@ def start_training(cfg: music.Config):
 
 
 def get_model(choice: str) -> music.CharLM:
-    """This session's trained model ("yours"), or the shipped `lstm` / `transformer`."""
+    """This session's trained model ("yours"), the shipped `lstm` / `transformer`, or a kept model by name."""
     if choice == "yours":
         return st.session_state["music-user-lm"]
-    name = music.DEFAULT_CHECKPOINTS[choice]
-    return shipped_model(name, file_version(shipped_dir() / name))
+    name = music.DEFAULT_CHECKPOINTS.get(choice, choice)
+    return shipped_model(name, file_version(find_checkpoint(name, music.TASK).stem))
 
 
 def run_generation(choices: list[str], prime: str, opts: dict) -> None:
@@ -73,40 +73,11 @@ def run_generation(choices: list[str], prime: str, opts: dict) -> None:
 
 set_threads()  # SEQCORE_THREADS: one-character steps are tiny, and extra threads only contend on a busy server
 st.title("Music generation")
+links = kit.PageLinks("music")  # a link carries the model, temperature, seed, length and prime
 st.caption("A model that has read about 2,450 real folk tunes (O'Neill's 1850 collection and Ryan's Mammoth "
            "Collection, from the music21 corpus) writes new ones in ABC notation, one character at a time.")
 
-kit.how_it_works(
-    [r"i_t, f_t, o_t = \sigma(W x_t + U h_{t-1} + b),\quad \tilde c_t = \tanh(W_c x_t + U_c h_{t-1} + b_c)",
-     r"c_t = f_t \odot c_{t-1} + i_t \odot \tilde c_t,\quad h_t = o_t \odot \tanh(c_t),\quad "
-     r"p(x_{t+1} \mid x_{\le t}) = \mathrm{softmax}(W_y h_t)",
-     r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}} + M_{\text{causal}}\right) V",
-     r"\text{bits per char} = -\frac{1}{N} \sum_t \log_2 p(x_{t+1} \mid x_{\le t})",
-     r"\tilde p(x_{t+1} = c \mid x_{\le t}) = \frac{p(c \mid x_{\le t})\,[c \in A_t]}"
-     r"{\sum_{c' \in A_t} p(c' \mid x_{\le t})}"],
-    "**Problem shape:** many-to-many while training (predict every next character), one-to-many when "
-    "generating: the prime goes in, and each sampled character is fed back. The LSTM carries its state "
-    "(h, c) and the Transformer a key/value cache, so each new character costs the same however long the "
-    "tune is. **Sampling:** logits are divided by the temperature, optionally cut to the top-k or the "
-    "top-p nucleus, then sampled with a fixed seed. **Baseline:** a 5-gram character model with "
-    "back-off; see the model card numbers under *Models*. **Honesty check:** parsers accept almost "
-    "anything, so each tune's bars are added up and compared with its meter. **Keeping time (constrained "
-    "decoding):** while sampling, a note-length tracker reads the tune so far and knows the meter (M:), the "
-    "unit length (L:) and how full the current bar is. Before each character it works out the set A_t of "
-    "allowed continuations: no note that would overfill the bar, no bar line before the bar is full (only a "
-    "pick-up first bar may be short), no stray ] or unclosed chord or grace group, no end of the tune before "
-    "eight whole bars. The model's distribution is renormalised over A_t (the other characters get "
-    "probability 0, the formula above); if nothing is allowed, nothing is masked, so sampling never gets "
-    "stuck. Switch *Keep time* off to hear the raw model. **Copying or composing?** Each tune is read as its "
-    f"run of pitches and compared with every training tune by shared runs of {music.NGRAM} notes: the tune sharing "
-    f"the most is shown beside it, and at {music.CLOSE:.0%} of its runs or more it is flagged as close to that "
-    "tune. **Confidence:** each character's probability in the distribution it was drawn from (after the "
-    "mask and the temperature) colours its note on the piano roll. **Structure:** most of these tunes are two "
-    "parts of 8 bars, each repeated (|: ... :|); under each tune, its parts in bars and whether repeats close.",
-    limits="the models learn the look of ABC tunes, not music theory: phrases repeat and wander. The raw "
-           "models get about half of their bars the wrong length; keeping time fixes the lengths, not the "
-           "melody.",
-)
+fig.lecture()
 
 if (done := kit.adopt(JOB)) is not None:
     # Adopt a finished training run before the model picker is drawn, so it is offered at once.
@@ -115,18 +86,24 @@ if (done := kit.adopt(JOB)) is not None:
 tab_gen, tab_hum, tab_train, tab_models = st.tabs(["Generate", "Hum a tune", "Train your own", "Models"])
 
 with tab_gen:
-    options = ["lstm", "transformer"] + (["yours"] if "music-user-lm" in st.session_state else [])
-    labels = {"lstm": "LSTM (shipped)", "transformer": "Transformer (shipped)", "yours": "Your trained model"}
+    kept = [c.name for c in list_checkpoints(music.TASK) if c.source == "user"]  # kept models (the home page lists)
+    options = ["lstm", "transformer"] + (["yours"] if "music-user-lm" in st.session_state else []) + kept
+    labels = {"lstm": "LSTM (shipped)", "transformer": "Transformer (shipped)", "yours": "Your trained model",
+              **{name: f"{name} (kept)" for name in kept}}
+    links.restore([kit.choice("model", "music-model", options),
+                   kit.number("temperature", "music-temperature", 0.1, 2.0, music.DEFAULT_TEMPERATURE, step=0.05),
+                   kit.number("seed", "music-seed", 0, 1_000_000, 0),
+                   kit.number("length", "music-length", 50, 1500, 500, step=50)])
     c1, c2 = st.columns([1, 2])
     with c1:
         choice = st.radio("Model", options, format_func=labels.get, key="music-model")
         preset = st.selectbox("Start from", list(PRIMES), key="music-preset")
-        length = st.slider("Most characters", 50, 1500, 500, 50, key="music-length")
-        temperature = st.slider("Temperature", 0.1, 2.0, music.DEFAULT_TEMPERATURE, 0.05, key="music-temperature")
+        length = st.slider("Most characters", 50, 1500, step=50, key="music-length")
+        temperature = st.slider("Temperature", 0.1, 2.0, step=0.05, key="music-temperature")
         mode = st.radio("Sampling", ["full distribution", "top-k", "top-p"], horizontal=True, key="music-mode")
         top_k = st.slider("k", 1, 40, 10, key="music-top-k") if mode == "top-k" else None
         top_p = st.slider("p", 0.1, 1.0, 0.9, 0.05, key="music-top-p") if mode == "top-p" else None
-        seed = st.number_input("Seed", 0, 1_000_000, 0, key="music-seed")
+        seed = st.number_input("Seed", 0, 1_000_000, key="music-seed")
         constrain = st.toggle("Keep time (meter-aware decoding)", value=True, key="music-constrain",
                               help="On: no bar may overfill or close early and the ABC stays well formed (the "
                                    "model's choices renormalised over the allowed characters). Off: the raw model.")
@@ -134,8 +111,10 @@ with tab_gen:
         if st.session_state.get("music-prime-preset") != preset:  # a new preset replaces the text
             st.session_state["music-prime-preset"] = preset
             st.session_state["music-prime"] = PRIMES[preset]
+        links.restore([kit.text("prime", "music-prime", PRIMES[preset])])
         prime = st.text_area("Prime (the start of the tune, in ABC)", key="music-prime", height=120,
                              help="Header lines like M:6/8, L:1/8, K:D, then notes; empty lets the model start")
+        links.publish()
         opts = {"length": length, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": int(seed),
                 "constrain": constrain}
         b1, b2 = st.columns(2)
@@ -225,10 +204,13 @@ with tab_train:
             run = card["training"]["result"]
             st.success(f"Trained {card['hyperparameters']['n_params']:,} parameters for {run['steps']} steps "
                        f"({run['seconds']:.0f} s, {run['stopped']}); held-out {card['metrics']['val_bits_per_char']} "
-                       "bits/char. Choose *Your trained model* under Generate.")
+                       "bits/char. Choose *Your trained model* under Generate, or keep it for later.")
             st.download_button("Download the model (.zip: safetensors + model card)",
                                zip_bytes(music.save, lm, card, lm.name), file_name=kit.safe_filename(f"{lm.name}.zip"),
                                key="music-dl-model")
+            kit.keep_model("music-keep", music.save, lm, {**card, "command": "trained on the Music page"}, lm.name,
+                           use="It is offered under Generate as *{name} (kept)*; `seqcore music generate --model "
+                               "{name}` plays it too")
 
 with tab_models:
     cards = [c.card for c in list_checkpoints(music.TASK)]

@@ -215,8 +215,9 @@ with tab_eval:
 
 with tab_train:
     st.write("Train a small model on a subset of the training split, in the background (this server allows "
-             "a few at a time, each for at most 5 minutes). It stays in this session; save it to use it from "
-             "the command line. The shipped models took about 15-35 minutes each on one busy CPU core.")
+             "a few at a time, each for at most 5 minutes). It stays in this session; keep it to use it from "
+             "the command line and after a restart. The shipped models took about 15-35 minutes each on one busy "
+             "CPU core.")
     d = S.page_config()
     c1, c2, c3, c4, c5 = st.columns(5)
     t_source = c1.selectbox("Source", S.SOURCES, index=S.SOURCES.index(d.source), key="sentiment-train-source")
@@ -236,11 +237,5 @@ with tab_train:
                            if f"{src}_test_accuracy" in m)
         st.success(f"Trained in {card['train_seconds']:.0f} s ({card['stopped']}). Held-out accuracy: {scores}. "
                    f"It now appears as '{OWN}' in the pickers.")
-        name = st.text_input("Checkpoint name", value=f"sentiment-my-{own.kind}", key="sentiment-save-name")
-        if st.button("Save to my checkpoints", key="sentiment-save", icon=":material/save:"):
-            try:
-                path = S.save(own, {**card, "command": "trained on the Sentiment page"}, name)
-            except SeqcoreError as e:  # the model itself is fine
-                st.error(f"{e}. Your model is still here for this session.")
-            else:
-                st.success(f"Saved {path.name}; use it with `seqcore sentiment predict --model {name} TEXT`.")
+        kit.keep_model("sentiment-save", S.save, own, {**card, "command": "trained on the Sentiment page"},
+                       f"sentiment-my-{own.kind}", use="Use it with `seqcore sentiment predict --model {name} TEXT`")

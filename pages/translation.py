@@ -9,7 +9,7 @@ import streamlit as st
 from pages import _shared as kit
 from pages import _translation_figures as fig
 from pages._shared import checkpoint_problem, how_it_works, show_job, start_job, trained, unreadable_shipped
-from seqcore.checkpoints import file_version, list_checkpoints
+from seqcore.checkpoints import file_version, keep, list_checkpoints
 from seqcore.data import tatoeba
 from seqcore.data.translation_vocab import EOS
 from seqcore.errors import CheckpointError, SeqcoreError
@@ -77,8 +77,8 @@ def start_training(arch: str, minutes: float):
         card["command"] = f"trained on the translation page ({arch}, {minutes} min)"
         card["metrics"] = T.evaluate(translator, "test", beam=4, limit=200)
         name = f"translate-{arch}-mine-{time.strftime('%H%M%S')}"
-        T.save(translator, card, name)
-        return {"name": name, "metrics": card["metrics"]}
+        removed = keep(T.save, translator, card, name)[1]  # saved with the kept models, within the quota
+        return {"name": name, "metrics": card["metrics"], "removed": [m.name for m in removed]}
 
     return start_job(JOB, run, name="translation")
 
@@ -226,6 +226,7 @@ t1, t2 = st.columns(2)
 arch = t1.selectbox("Model", list(TITLES), format_func=TITLES.get, key="translation-train-model")
 minutes = t2.slider("Minutes", 1, 10, 3, key="translation-train-minutes")
 job = st.session_state.get(JOB)
+kit.quota_warning(doing="Saving the model a run trains")  # runs are saved to the kept models (home page)
 if st.button("Train", key="translation-train", icon=":material/model_training:", disabled=bool(job and job.running)):
     start_training(arch, minutes)
 show_job(JOB)
@@ -233,3 +234,4 @@ if (done := trained(st.session_state.get(JOB))) is not None:
     m = done["metrics"]
     st.success(f"Saved {done['name']}: BLEU {m['bleu']:.1f}, chrF {m['chrf']:.1f} on {m['n']} test sentences. "
                "Pick it as Model 1 or 2 above.")
+    kit.removed_note(done["removed"])

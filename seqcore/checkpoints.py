@@ -8,6 +8,7 @@ a message a person can act on.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -155,7 +156,8 @@ class CheckpointInfo:
     def to_dict(self) -> dict:
         metrics = self.card.get("metrics", {})
         return {"name": self.name, "task": self.task, "arch": self.arch, "source": self.source,
-                "path": str(self.stem.with_suffix(".safetensors")), "metrics": metrics}
+                "path": str(self.stem.with_suffix(".safetensors")), "created": self.card.get("created"),
+                "size_mb": round(checkpoint_bytes(self.stem) / 2**20, 3), "metrics": metrics}
 
 
 def list_checkpoints(task: str | None = None) -> list[CheckpointInfo]:
@@ -326,3 +328,168 @@ def clear_shared() -> None:
     """Forget every model shared_load holds."""
     with _SHARED_LOCK:
         _SHARED.clear()
+
+
+# ---------------------------------------------------------------- kept models: the user registry's quota
+
+MAX_USER_MODELS, MAX_USER_MB = 20, 200  # defaults of SEQCORE_MAX_USER_MODELS and SEQCORE_MAX_USER_MB
+_USER_LOCK = threading.Lock()  # one save-and-trim at a time per process (replicas may race: removal tolerates it)
+
+
+@dataclass(frozen=True)
+class Quota:
+    """How much the user registry may hold: `models` checkpoints and `mb` megabytes (weights + cards)."""
+
+    models: int
+    mb: float
+
+    @property
+    def bytes(self) -> int:
+        return int(self.mb * 2**20)
+
+    def describe(self) -> str:
+        return f"{self.models} model{'s' * (self.models != 1)} and {self.mb:g} MB"
+
+
+def user_quota() -> Quota:
+    """The host's quota from SEQCORE_MAX_USER_MODELS (default 20) and SEQCORE_MAX_USER_MB (default 200);
+    CheckpointError naming the variable when one is not a positive number."""
+    values = []
+    for var, default, kind in (("SEQCORE_MAX_USER_MODELS", MAX_USER_MODELS, int),
+                               ("SEQCORE_MAX_USER_MB", MAX_USER_MB, float)):
+        raw = os.environ.get(var, "").strip()
+        try:
+            value = kind(raw) if raw else default
+        except ValueError:
+            value = -1
+        if not 0 < value < float("inf"):  # also refuses nan
+            raise CheckpointError(f"{var}={raw!r} is not a positive {'whole ' * (kind is int)}number: the host must "
+                                  f"fix it (default {default})")
+        values.append(value)
+    return Quota(*values)
+
+
+def checkpoint_bytes(stem: str | Path) -> int:
+    """Bytes of STEM.safetensors + STEM.json (0 for a missing file)."""
+    total = 0
+    for suffix in (".safetensors", ".json"):
+        with contextlib.suppress(OSError):
+            total += Path(stem).with_suffix(suffix).stat().st_size
+    return total
+
+
+def _saved_at(info: CheckpointInfo) -> int:
+    try:
+        return info.stem.with_suffix(".safetensors").stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def user_models() -> list[CheckpointInfo]:
+    """The readable checkpoints in the user registry (kept from a page or trained by `seqcore train`), oldest
+    saved first: the order in which the quota removes them."""
+    return sorted((c for c in list_checkpoints() if c.source == "user"), key=lambda c: (_saved_at(c), c.name))
+
+
+def usage() -> dict:
+    """The user registry now and its quota: {"models", "mb", "max_models", "max_mb"}."""
+    models, quota = user_models(), user_quota()
+    return {"models": len(models), "mb": round(sum(checkpoint_bytes(m.stem) for m in models) / 2**20, 2),
+            "max_models": quota.models, "max_mb": quota.mb}
+
+
+def _over(models: list[CheckpointInfo], extra: tuple[int, int], quota: Quota, spare: set[str]) -> list[CheckpointInfo]:
+    """Oldest-first models to remove so that `models` plus `extra` (count, bytes) fit the quota; `spare` never goes."""
+    count, total = len(models) + extra[0], sum(checkpoint_bytes(m.stem) for m in models) + extra[1]
+    out = []
+    for m in models:
+        if count <= quota.models and total <= quota.bytes:
+            break
+        if m.name in spare:
+            continue
+        out.append(m)
+        count, total = count - 1, total - checkpoint_bytes(m.stem)
+    return out
+
+
+def quota_plan(nbytes: int = 0, name: str | None = None) -> list[CheckpointInfo]:
+    """The kept models that saving one more model of `nbytes` as NAME would remove, oldest first (a model kept under
+    its own name is replaced, not counted twice). CheckpointError when the model alone is over the quota."""
+    quota = user_quota()
+    if nbytes > quota.bytes:
+        raise CheckpointError(f"this model takes {nbytes / 2**20:.1f} MB, more than this server keeps in all "
+                              f"({quota.mb:g} MB, SEQCORE_MAX_USER_MB): download it instead")
+    return _over([m for m in user_models() if m.name != name], (1, nbytes), quota, set())
+
+
+def trim_user_models(keep: str | None = None) -> list[CheckpointInfo]:
+    """Delete the oldest user models until the registry fits the quota, never `keep`; returns what went."""
+    with _USER_LOCK:
+        gone = _over(user_models(), (0, 0), user_quota(), {keep} if keep else set())
+        for info in gone:
+            _remove(info.stem)
+    return gone
+
+
+def free_name(base: str) -> str:
+    """BASE, or BASE-2, BASE-3...: a checkpoint name no user or shipped checkpoint has (any task)."""
+    check_name(base)
+    taken = {p.stem for folder in (user_dir(), shipped_dir()) if folder.is_dir() for p in folder.iterdir()}
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base[:75]}-{k}"
+    return name
+
+
+def measure(save, model, card: dict, name: str) -> int:
+    """Bytes that `save(model, card, name, out)` (a task's protocol save) writes: saved once to a scratch folder."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return checkpoint_bytes(Path(save(model, card, name, out=tmp)).with_suffix(""))
+
+
+def keep(save, model, card: dict, name: str) -> tuple[Path, list[CheckpointInfo]]:
+    """Save a model into the user registry with the task's protocol save, then trim the registry to the quota
+    (oldest first, never this one): (weights path, the models removed). A full or read-only folder raises
+    CheckpointError saying what to do."""
+    check_name(name)
+    try:
+        path = Path(save(model, {**card, "kept": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}, name))
+    except OSError as e:
+        raise CheckpointError(f"Could not save to {user_dir()} ({e.strerror or e}): free some space or set "
+                              "SEQCORE_HOME to a writable folder") from None
+    return path, trim_user_models(keep=name)
+
+
+def kept_files(name: str) -> list[Path]:
+    """The files of the user checkpoint NAME (weights and card, readable or not); CheckpointError when there are none:
+    an unknown name, or a shipped checkpoint (not deleted: `make models` rebuilds them)."""
+    check_name(name)
+    files = [p for p in ((user_dir() / name).with_suffix(s) for s in (".safetensors", ".json")) if p.exists()]
+    if files:
+        return files
+    if any((shipped_dir() / name).with_suffix(s).exists() for s in (".safetensors", ".json")):
+        raise CheckpointError(f"{name} is a shipped checkpoint, not a kept one: it is not deleted "
+                              "(`make models` rebuilds the shipped set)")
+    raise CheckpointError(f"no kept model named {name!r}; `seqcore checkpoints list --user` lists them")
+
+
+def delete_checkpoint(name: str) -> list[Path]:
+    """Delete the user checkpoint NAME (see kept_files); returns the files removed."""
+    kept_files(name)
+    with _USER_LOCK:
+        return _remove(user_dir() / name)
+
+
+def _remove(stem: Path) -> list[Path]:
+    gone = []
+    for suffix in (".safetensors", ".json"):
+        path = stem.with_suffix(suffix)
+        try:
+            path.unlink()
+            gone.append(path)
+        except FileNotFoundError:  # another replica removed it first
+            pass
+    return gone

@@ -33,15 +33,16 @@ def versions() -> dict:
 def cmd_info(args) -> dict:
     import torch
 
-    from seqcore.checkpoints import list_checkpoints, shipped_dir, user_dir
+    from seqcore.checkpoints import list_checkpoints, shipped_dir, usage, user_dir
     from seqcore.device import device_name, pick_device
 
     device = pick_device()
     return {
         "versions": versions(),
         "device": {"type": device.type, "name": device_name(device), "cuda_available": torch.cuda.is_available()},
-        "checkpoints": [c.to_dict() for c in list_checkpoints()],
+        "checkpoints": [c.to_dict() for c in list_checkpoints()],  # user (kept) first, then shipped
         "checkpoint_dirs": {"shipped": str(shipped_dir()), "user": str(user_dir())},
+        "user_models": usage(),  # the kept models now and the host's quota (seqcore checkpoints list / delete)
         "train_tasks": sorted(_train_tasks()),
     }
 

@@ -1,12 +1,13 @@
 """AppTest of pages/forecast.py: default flow, training, what-if, and each bad input shows st.error."""
 
+import json
 
 import pandas as pd
 import pytest
 
 from seqcore.data import live
-from tests.conftest import open_page
-from tests.helpers import chart
+from tests.conftest import make_app, open_page
+from tests.helpers import chart, said
 
 PAGE = "pages/forecast.py"
 
@@ -46,6 +47,52 @@ def test_training_a_small_lstm_in_the_session():
     names = [t.get("name") for t in chart(at, "forecast-chart")["data"]]
     assert "LSTM median" in names and "linear AR median" in names
     assert at.get("download_button")  # forecast CSV and the trained model
+
+
+def test_keep_a_trained_model_then_the_home_page_lists_and_deletes_it(home, monkeypatch):
+    """Keep this model: saved to the user registry with its card, seen by a new session (what a restart leaves: the
+    files), listed on the home page, and gone after its Delete. At the quota (here 1 model), a warning names the kept
+    model that will go before the click, and the page says it went after."""
+    import torch
+
+    from seqcore.checkpoints import make_card, save_checkpoint
+
+    save_checkpoint(torch.nn.Linear(2, 2), make_card("music", "char-lstm", {}), home / "checkpoints" / "old-tune")
+    monkeypatch.setenv("SEQCORE_MAX_USER_MODELS", "1")
+    at = open_page(PAGE)
+    at.multiselect(key="forecast-models").set_value(["lstm"])
+    at.slider(key="forecast-lookback").set_value(10)
+    at.number_input(key="forecast-epochs").set_value(1)
+    at.selectbox(key="forecast-hidden").set_value(8).run()
+    at.button(key="forecast-train").click().run()
+    assert at.session_state["forecast-job"].wait(120)
+    at.run()
+    at.run()
+    assert at.button(key="forecast-keep-lstm").label == "Keep this model"
+    assert said(at, "Keeping this model removes the oldest kept model", "quota of 1 model and 200 MB",
+                "`old-tune` (music")
+    at.button(key="forecast-keep-lstm").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    name = at.session_state["forecast-keep-lstm-kept"]["name"]
+    assert name == "forecast-goog-lstm-mine"  # the task's name + "-mine": never a shipped model's name
+    (kept,) = [s.value for s in at.success if s.value.startswith("Kept as")]
+    assert f"**{name}** in `{home / 'checkpoints'}`" in kept and "home page" in kept
+    card = json.loads((home / "checkpoints" / f"{name}.json").read_text())
+    assert card["task"] == "forecast" and card["kept"] and card["command"] == "Sequence Studio forecast page"
+    assert "forecast-keep-lstm" not in [b.key for b in at.button]  # kept once, not twice
+    assert said(at, "the oldest kept models were removed: `old-tune`")
+    assert not (home / "checkpoints" / "old-tune.json").exists()
+
+    front = make_app()  # a new session: only the files tell it about the kept model
+    front.run()
+    assert not front.exception
+    assert any(name in m.value for m in front.markdown) and any("1 of 1 models" in c.value for c in front.caption)
+    front.button(key=f"home-delete-{name}").click().run()
+    assert not front.exception and any(f"Deleted {name}" in s.value for s in front.success)
+    assert not list((home / "checkpoints").glob(f"{name}.*"))
+    assert f"home-delete-{name}" not in [b.key for b in front.button]
+    at.run()  # the page offers to keep it again: the file is gone
+    assert at.button(key="forecast-keep-lstm").label == "Keep this model"
 
 
 def _upload(at, data: bytes, name="prices.csv"):

@@ -12,10 +12,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from pages import _shared as kit
+from seqcore.tasks.music import DEFAULT_TEMPERATURE
 from tests.conftest import goto, make_app, open_page, wait_idle
 
 URL = "http://studio.example:8501"
 ZH = "我们明天见。"
+JIG = "M:6/8\nL:1/8\nK:D\n|:A|dfa agf|"
 
 # page -> (a link, the query the page writes back for it, (accessor, key, value the widget shows) per input)
 LINKS = {
@@ -41,6 +43,10 @@ LINKS = {
                      ("text_input", "translation-prefix", "we"), ("selectbox", "translation-model-0",
                                                                   "translate-transformer"),
                      ("selectbox", "translation-model-1", "translate-transformer")]),
+    "music": ({"model": "Transformer", "temperature": "0.73", "seed": "42", "length": "320", "prime": JIG},
+              {"model": "transformer", "temperature": "0.75", "seed": "42", "length": "300", "prime": JIG},
+              [("radio", "music-model", "transformer"), ("slider", "music-temperature", 0.75),
+               ("number_input", "music-seed", 42), ("slider", "music-length", 300), ("text_area", "music-prime", JIG)]),
 }
 
 NUL, LONG = "x\x00y", "9" * 10_000
@@ -61,6 +67,8 @@ BAD = {
                      "model2": "translate-rnn\x00"},
                     {"text": "我是mika。", "beam": "4", "prefix": "", "model1": "translate-rnn",
                      "model2": "translate-transformer"}),
+    "music": ({"model": "yours", "temperature": "9", "seed": "-1", "length": "1e3", "prime": "K:D\x1b[2J"},
+              {"model": "lstm", "temperature": f"{DEFAULT_TEMPERATURE:g}", "seed": "0", "length": "500", "prime": ""}),
 }
 
 
@@ -152,6 +160,7 @@ CHANGES = {
     "captioning": (lambda at: at.button(key="captioning-new").click(), {"scene": "8"}),
     "attention": (lambda at: at.selectbox(key="attention-head").set_value(0), {"head": "0"}),
     "translation": (lambda at: at.slider(key="translation-beam").set_value(5), {"beam": "5"}),
+    "music": (lambda at: at.selectbox(key="music-preset").select("Reel in G (4/4)"), {"prime": "M:4/4\nL:1/8\nK:G\n"}),
 }
 
 
@@ -237,6 +246,9 @@ E2E = {  # page -> (link, [(keyed element, the element inside it, what it shows)
     "translation": ({"text": ZH, "beam": "2", "model1": "translate-transformer"},
                     [(".st-key-translation-text-0", "textarea", ZH), (".st-key-translation-beam", SLIDER, "2"),
                      (".st-key-translation-model-0", "input", "translate-transformer")]),
+    "music": ({"model": "transformer", "temperature": "1.2", "seed": "7", "length": "300", "prime": JIG},
+              [(".st-key-music-temperature", SLIDER, "1.2"), (".st-key-music-length", SLIDER, "300"),
+               (".st-key-music-seed", "input", "7"), (".st-key-music-prime", "textarea", JIG)]),
 }
 
 

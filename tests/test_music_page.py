@@ -5,7 +5,7 @@ import math
 import torch
 
 from seqcore import audio
-from tests.conftest import open_page
+from tests.conftest import make_app, open_page
 
 
 def sine_wav(pitches, seconds=0.5, sr=16_000, amp=0.5):
@@ -34,7 +34,8 @@ def test_generate_and_compare(app):
     app.slider(key="music-length").set_value(200)
     app.button(key="music-generate").click().run()
     assert not app.exception and not app.error, app.error
-    assert app.get("code")[0].value.startswith("M:6/8\nL:1/8\nK:D\n")
+    tune = [c.value for c in app.get("code") if not c.value.startswith("/music?")][0]  # [0] is the Copy link URL
+    assert tune.startswith("M:6/8\nL:1/8\nK:D\n")
     labels = [m.label for m in app.metric]
     assert "Bars matching the meter" in labels and "Generated in" in labels
     assert len(app.get("audio")) >= 1
@@ -66,6 +67,50 @@ def test_train_a_tiny_model_and_use_it(app):
     app.radio(key="music-model").set_value("yours").run()
     app.button(key="music-generate").click().run()
     assert not app.exception and not app.error
+
+
+def test_keep_a_trained_transformer_it_opens_in_the_explorer_and_delete_removes_it(app, home):
+    """Kept: in the user registry, offered under Generate in a new session (a restart leaves only the files), listed
+    on the home page and in the attention explorer, which opens it; Delete on the home page removes it everywhere."""
+    open_page("music", app)
+    app.radio(key="music-train-kind").set_value("transformer")
+    app.selectbox(key="music-train-size").select("tiny")
+    app.number_input(key="music-train-steps").set_value(10).run()
+    app.button(key="music-train").click().run()
+    job = app.session_state["music-train-job"]
+    assert job.wait(120) and job.error is None, job.error
+    app.run()
+    app.button(key="music-keep").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    name = app.session_state["music-keep-kept"]["name"]
+    (kept,) = [s.value for s in app.success if s.value.startswith("Kept as")]
+    assert name == "music-transformer-tiny" and "attention explorer" in kept and f"--model {name}" in kept
+    assert (home / "checkpoints" / f"{name}.safetensors").exists()
+
+    fresh = open_page("music")  # a new session
+    fresh.radio(key="music-model").set_value(name)
+    fresh.slider(key="music-length").set_value(100)
+    fresh.button(key="music-generate").click().run()
+    assert not fresh.exception and not fresh.error, [e.value for e in fresh.error]
+    assert fresh.query_params["model"] == name  # a link can name a kept model
+
+    explorer = open_page("attention")
+    labels = explorer.selectbox(key="attention-model").options
+    assert f"{name} (music, user)" in labels
+    explorer.selectbox(key="attention-model").set_value(labels.index(f"{name} (music, user)")).run()
+    assert not explorer.exception and not explorer.error, [e.value for e in explorer.error]
+    assert explorer.query_params["model"] == name
+
+    front = make_app()
+    front.run()
+    front.button(key=f"home-delete-{name}").click().run()
+    assert any(f"Deleted {name}" in s.value for s in front.success)
+    explorer.run()
+    assert f"{name} (music, user)" not in explorer.selectbox(key="attention-model").options
+    assert not explorer.exception
+    fresh.run()  # the session that had it chosen falls back to a model that exists
+    assert not fresh.exception and f"{name} (kept)" not in fresh.radio(key="music-model").options
+    assert fresh.radio(key="music-model").value == "lstm" and fresh.query_params["model"] == "lstm"
 
 
 def test_hum_upload_becomes_a_prime_and_bad_audio_is_refused(app):
