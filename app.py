@@ -60,7 +60,7 @@ def headline(task: str, metrics: dict) -> dict:
 
 def kept_models() -> None:
     """The user registry: models kept on the pages (or made by `seqcore train`), each with Delete, and the quota."""
-    from seqcore.checkpoints import checkpoint_bytes, usage, user_dir, user_models
+    from seqcore.checkpoints import checkpoint_bytes, size_text, usage, user_dir, user_models
     from seqcore.errors import SeqcoreError
 
     st.subheader("Kept models")
@@ -90,7 +90,7 @@ def kept_models() -> None:
             c[0].markdown(f"`{m.name}` ({m.arch})")
             c[1].write(m.task)
             c[2].write(str(m.card.get("created", ""))[:16].replace("T", " "))
-            c[3].write(f"{checkpoint_bytes(m.stem) / 2**20:.1f} MB")
+            c[3].write(size_text(checkpoint_bytes(m.stem)))
             c[4].write(figure if h["value"] is not None else "")
             c[5].button("Delete", key=f"home-delete-{m.name}", icon=":material/delete:", on_click=delete,
                         args=(m.name,), help=f"Delete {m.name} from this server (weights and model card)")

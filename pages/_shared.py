@@ -252,6 +252,8 @@ def keep_model(key: str, save: Callable, model, card: dict, name: str, *, use: s
     on the home page (with Delete) and by `seqcore info`, a Transformer opens in the attention explorer, and they
     survive a server restart. use: a hint after the name ("{name}" is replaced). Returns the kept name, else None.
     """
+    from seqcore.checkpoints import measure, size_text
+
     done = st.session_state.get(f"{key}-kept") or {}
     if done.get("model") is model and done.get("path") and Path(done["path"]).exists():
         where = "; it opens in the attention explorer" if "transformer" in str(card.get("arch", "")) else ""
@@ -265,17 +267,16 @@ def keep_model(key: str, save: Callable, model, card: dict, name: str, *, use: s
         st.error(f"{done['error']}. Your model is still here for this session.")
     size = st.session_state.get(f"{key}-size")
     if not size or size[0] is not model:
-        from seqcore.checkpoints import measure
-
         try:
             nbytes = measure(save, model, card, name)
         except (SeqcoreError, OSError):
             nbytes = 0  # the save itself will say what is wrong
         st.session_state[f"{key}-size"] = size = (model, nbytes)
+
     if quota_warning(size[1], doing="Keeping this model") is None:
         return None
     st.button("Keep this model", key=key, icon=":material/bookmark_add:", on_click=_keep,
-              args=(key, save, model, card, name), help=f"Save it ({size[1] / 2**20:.1f} MB) to this server's kept "
+              args=(key, save, model, card, name), help=f"Save it ({size_text(size[1])}) to this server's kept "
               "models: listed on the home page and by `seqcore info`, kept after a restart, deleted on the home page")
     return None
 

@@ -378,6 +378,11 @@ def checkpoint_bytes(stem: str | Path) -> int:
     return total
 
 
+def size_text(nbytes: int) -> str:
+    """A file size for people: "840 KB", "12.5 MB"."""
+    return f"{nbytes / 2**20:.1f} MB" if nbytes >= 2**20 else f"{max(1, round(nbytes / 1024))} KB"
+
+
 def _saved_at(info: CheckpointInfo) -> int:
     try:
         return info.stem.with_suffix(".safetensors").stat().st_mtime_ns

@@ -129,13 +129,14 @@ def kept(names_and_ages):
 
 
 def test_quota_defaults_and_host_settings(registry, monkeypatch):
-    from seqcore.checkpoints import MAX_USER_MB, MAX_USER_MODELS, user_quota
+    from seqcore.checkpoints import MAX_USER_MB, MAX_USER_MODELS, size_text, user_quota
 
     assert (MAX_USER_MODELS, MAX_USER_MB) == (20, 200)
     assert user_quota() == Quota(20, 200) and user_quota().bytes == 200 * 2**20
     monkeypatch.setenv("SEQCORE_MAX_USER_MODELS", "5")
     monkeypatch.setenv("SEQCORE_MAX_USER_MB", "12.5")
     assert user_quota() == Quota(5, 12.5) and user_quota().describe() == "5 models and 12.5 MB"
+    assert size_text(840 * 1024) == "840 KB" and size_text(int(12.5 * 2**20)) == "12.5 MB" and size_text(3) == "1 KB"
 
 
 @pytest.mark.parametrize(("var", "raw"), [("SEQCORE_MAX_USER_MODELS", "0"), ("SEQCORE_MAX_USER_MODELS", "2.5"),

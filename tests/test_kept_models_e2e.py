@@ -30,8 +30,8 @@ def test_keep_a_trained_model_and_find_it_after_a_restart(browser, tmp_path, mon
             steps.fill("10")  # the smallest run: a tiny LSTM, 10 steps
             steps.press("Enter")
             wait_idle(page)
-            page.locator(".st-key-music-train button").click()
-            keep = page.locator(".st-key-music-keep button")
+            page.locator(".st-key-music-train").get_by_role("button", name="Train").click()
+            keep = page.locator(".st-key-music-keep").get_by_role("button", name="Keep this model")
             keep.wait_for(timeout=180_000)  # the job finished and the page offers Keep this model
             no_errors(page)
             keep.click()
@@ -46,7 +46,7 @@ def test_keep_a_trained_model_and_find_it_after_a_restart(browser, tmp_path, mon
             goto(page, url)
             row = page.locator(".st-key-home-kept")
             row.get_by_text(name).first.wait_for()
-            assert page.locator(f".st-key-home-delete-{name} button").count() == 1
+            assert page.locator(f".st-key-home-delete-{name}").get_by_role("button", name="Delete").count() == 1
             no_errors(page)
 
         with app_server("kept-models-server-2.log") as url:  # a restart: the files are all the new server has
@@ -54,7 +54,7 @@ def test_keep_a_trained_model_and_find_it_after_a_restart(browser, tmp_path, mon
             page.locator(".st-key-home-kept").get_by_text(name).first.wait_for()
             page.locator(".st-key-home-kept").scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "kept-models-home.png"))
-            page.locator(f".st-key-home-delete-{name} button").click()
+            page.locator(f".st-key-home-delete-{name}").get_by_role("button", name="Delete").click()
             wait_idle(page)
             page.get_by_text(f"Deleted {name}.").wait_for()
             assert page.locator(f".st-key-home-delete-{name}").count() == 0
