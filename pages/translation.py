@@ -91,7 +91,7 @@ for name in (T.default_name(a) for a in TITLES):
             get(name, found)
         except CheckpointError as e:
             problems[name] = str(e)
-busy = bool((j := st.session_state.get(JOB)) and j.running)
+busy = kit.busy(JOB)
 for name, why in problems.items():
     arch_ = name.removeprefix("translate-")
     checkpoint_problem(f"The shipped translator {name} cannot be used: {why}. Retrain trains a {TITLES[arch_]} for "
@@ -225,9 +225,8 @@ st.header("Train your own")
 t1, t2 = st.columns(2)
 arch = t1.selectbox("Model", list(TITLES), format_func=TITLES.get, key="translation-train-model")
 minutes = t2.slider("Minutes", 1, 10, 3, key="translation-train-minutes")
-job = st.session_state.get(JOB)
 kit.quota_warning(doing="Saving the model a run trains")  # runs are saved to the kept models (home page)
-if st.button("Train", key="translation-train", icon=":material/model_training:", disabled=bool(job and job.running)):
+if st.button("Train", key="translation-train", icon=":material/model_training:", disabled=kit.busy(JOB)):
     start_training(arch, minutes)
 show_job(JOB)
 if (done := trained(st.session_state.get(JOB))) is not None:
