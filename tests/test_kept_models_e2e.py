@@ -46,7 +46,9 @@ def test_keep_a_trained_model_and_find_it_after_a_restart(browser, tmp_path, mon
             goto(page, url)
             row = page.locator(".st-key-home-kept")
             row.get_by_text(name).first.wait_for()
-            assert page.locator(f".st-key-home-delete-{name}").get_by_role("button", name="Delete").count() == 1
+            delete = page.locator(f".st-key-home-delete-{name}").get_by_role("button", name="Delete")
+            delete.wait_for()  # the row's text can be drawn before its last column
+            assert delete.count() == 1
             no_errors(page)
 
         with app_server("kept-models-server-2.log") as url:  # a restart: the files are all the new server has
