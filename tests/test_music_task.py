@@ -147,9 +147,10 @@ def test_training_defaults_live_in_the_config():
         cli = config_from_args(build_parser().parse_args(["train", "music", "--model", kind]))
         page = music.page_config(kind)
         assert cli == music.Config(kind=kind)
-        assert (page.lr, page.window, page.batch_size, page.patience) == (cli.lr, cli.window, cli.batch_size,
-                                                                            cli.patience)
-    assert music.Config(kind="transformer").window == 128 and music.Config(kind="lstm").window == 100
+        assert (page.resolved("lr"), page.window, page.resolved("batch_size"), page.patience) == (
+            cli.resolved("lr"), cli.window, cli.resolved("batch_size"), cli.patience)
+        assert cli.train_config().lr == music.KIND_DEFAULTS[kind]["lr"] == cli.to_dict()["lr"]
+    assert music.Config(kind="transformer").window == 256 and music.Config(kind="lstm").window == 100
     with pytest.raises(InputError, match="size"):
         music.build(music.Config(kind="transformer", size="mit"))
 

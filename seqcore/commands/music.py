@@ -13,12 +13,12 @@ TRAIN_TASK = "music"
 
 # `make models` rebuilds the shipped defaults with exactly these arguments (the rest: music.Config's defaults).
 SHIPPED = [
-    ["--model", "lstm", "--size", "small", "--seq-len", "100", "--batch-size", "32", "--lr", "3e-3",
-     "--max-steps", "1000", "--time-budget", "900", "--eval-every", "100", "--out", "checkpoints",
+    ["--model", "lstm", "--size", "small", "--seq-len", "100", "--batch-size", "32", "--lr", "1e-2", "--epochs", "100",
+     "--max-steps", "1500", "--time-budget", "1200", "--eval-every", "250", "--out", "checkpoints",
      "--name", "music-lstm"],
-    ["--model", "transformer", "--size", "small", "--seq-len", "128", "--batch-size", "32", "--lr", "3e-3",
-     "--max-steps", "480", "--time-budget", "900", "--eval-every", "40", "--out", "checkpoints",
-     "--name", "music-transformer"],
+    ["--model", "transformer", "--size", "small", "--seq-len", "256", "--positions", "sinusoidal", "--batch-size", "16",
+     "--lr", "6e-3", "--epochs", "100", "--max-steps", "4000", "--time-budget", "2400", "--eval-every", "500",
+     "--out", "checkpoints", "--name", "music-transformer"],
 ]
 MODEL_HELP = "lstm, transformer, or a checkpoint name (default: the lowest held-out bits/char)"
 
@@ -102,9 +102,9 @@ def register(sub) -> None:
 
 # --flag -> music.Config field; a flag left out keeps the Config default (the one place defaults live).
 CONFIG_FLAGS = {"model": "kind", "size": "size", "collections": "collections", "seq_len": "seq_len",
-                "batch_size": "batch_size", "lr": "lr", "dropout": "dropout", "epochs": "epochs",
-                "max_steps": "max_steps", "time_budget": "time_budget_s", "eval_every": "eval_every",
-                "patience": "patience", "seed": "seed"}
+                "batch_size": "batch_size", "lr": "lr", "dropout": "dropout", "positions": "positions",
+                "epochs": "epochs", "max_steps": "max_steps", "time_budget": "time_budget_s",
+                "eval_every": "eval_every", "patience": "patience", "seed": "seed"}
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
@@ -118,6 +118,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--dropout", type=float)
+    p.add_argument("--positions", choices=["sinusoidal", "learned"], help=f"the Transformer's positions {default}")
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--time-budget", type=float, help="seconds of training at most")
