@@ -6,8 +6,8 @@ played notes (abc2midi's, via music_abc.parse_abc) come with repeats expanded, t
 rolls played, so they are matched back to the written notes rather than counted off:
 
 1. written_notes reads the text as abc2midi does for pitch: the key signature (K:, modes included), accidentals
-   that last to the end of the bar for that letter (in every octave, as abc2midi plays them), tied notes of the same pitch merged, grace notes
-   kept. Each written note keeps the position of its pitch letter in the text.
+   that last to the end of the bar for that letter (in every octave, as abc2midi plays them), tied notes of the
+   same pitch merged, grace notes kept. Each written note keeps the position of its pitch letter in the text.
 2. align covers the played pitch sequence with the longest runs of the written one, longest first (a repeated
    part is the same written run played twice). Runs shorter than MIN_RUN notes are left unmatched, so a
    stray note (a roll's ornament, a pitch read differently) is grey rather than guessed.
