@@ -12,41 +12,73 @@ NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "transformer": "Transformer"}
 _LAYOUT = dict(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
 
 
-def accuracy_figure(results: dict, compare: dict | None = None) -> go.Figure:
-    """Held-out accuracy against distance per model, with chance level; `compare` adds a second run dotted."""
+def _band(fig: go.Figure, xs: list, lo: list, hi: list, colour: str, name: str) -> None:
+    """The min-max range over the seeds as a shaded band (one closed polygon: upper edge, then lower reversed)."""
+    r, g, b = (int(colour[i: i + 2], 16) for i in (1, 3, 5))
+    fig.add_scatter(x=xs + xs[::-1], y=hi + lo[::-1], mode="lines", fill="toself", fillcolor=f"rgba({r},{g},{b},0.15)",
+                    line=dict(width=0), hoverinfo="skip", showlegend=False, name=f"{name} range")
+
+
+def accuracy_figure(results: dict, budget: str, compare: dict | None = None) -> go.Figure:
+    """Held-out accuracy against distance per model in one race (budget: steps | seconds): the mean over the
+    seeds, the min-max range shaded when there are several; chance level; `compare` adds a second run dotted."""
     fig = go.Figure()
     for res, dash, suffix in ((results, "solid", ""), (compare, "dot", " (shipped)")):
-        if not res:
+        if not res or budget not in res.get("views", {}):
             continue
-        for arch, m in res["models"].items():
-            fig.add_scatter(x=res["distances"], y=m["accuracy"], mode="lines+markers", name=NAMES[arch] + suffix,
+        xs = res["distances"]
+        for arch, v in res["views"][budget].items():
+            name = NAMES[arch] + suffix
+            if v["seeds"] > 1 and not suffix:
+                _band(fig, xs, v["min"], v["max"], COLOURS[arch], name)
+            spread = "" if v["seeds"] == 1 else f", {v['seeds']} seeds"
+            fig.add_scatter(x=xs, y=v["mean"], mode="lines+markers", name=name,
                             line=dict(color=COLOURS[arch], dash=dash),
-                            hovertemplate="distance %{x}: %{y:.1%}<extra>" + NAMES[arch] + suffix + "</extra>")
+                            hovertemplate="distance %{x}: %{y:.1%}<extra>" + name + spread + "</extra>")
     fig.add_hline(y=results["chance"], line_dash="dash", line_color="grey",
                   annotation_text=f"chance {results['chance']:.1%}", annotation_position="bottom right")
     fig.add_hline(y=0.9, line_dash="dot", line_color="lightgrey", annotation_text="90%",
                   annotation_position="top left")
-    fig.update_layout(title="Recall accuracy on held-out sequences", xaxis_title="distance (distractors between "
-                      "cue and query)", yaxis_title="accuracy", yaxis_range=[0, 1.02], **_LAYOUT)
+    fig.update_layout(title=race_title(results, budget), xaxis_title="distance", yaxis_title="held-out accuracy",
+                      yaxis_range=[0, 1.02], **_LAYOUT)
     return fig
 
 
+def race_title(results: dict, budget: str) -> str:
+    """'Equal steps: 2,000 per model' / 'Equal wall time: 60 s per model'."""
+    if budget == "steps":
+        return f"Equal steps: {results['budgets']['steps']['steps']:,} per model"
+    return f"Equal wall time: {results['budgets']['seconds']['seconds']:g} s per model"
+
+
+def race_note(results: dict, budget: str) -> str:
+    """What each model took in this race, from the results: steps in the wall-time race, seconds otherwise."""
+    v = results["views"][budget]
+    if budget == "seconds":
+        taken = ", ".join(f"{NAMES[a]} {m['steps']:,} steps" for a, m in v.items())
+        return f"In the same time: {taken} (mean over seeds)."
+    taken = ", ".join(f"{NAMES[a]} {m['clock_seconds']:.0f} s" for a, m in v.items())
+    return f"The same steps took: {taken} (mean over seeds)."
+
+
 def grad_norm_figure(results: dict) -> go.Figure:
-    """||d loss / d x_t|| per input position t (log scale), trained (solid) and at initialisation (dotted)."""
+    """||d loss / d x_t|| per input position t (log scale) in the first run, trained (solid) and at
+    initialisation (dotted)."""
     fig = go.Figure()
     seq_len = results["task_config"]["seq_len"]
-    for arch, m in results["models"].items():
+    for arch, m in results["grad_norms"].items():
         for which, dash in (("trained", "solid"), ("init", "dot")):
             # zeros (underflow to exactly 0.0) cannot sit on a log axis: they are left as gaps
-            ys = [v if v > 0 else None for v in m["grad_norms"][which]]
+            ys = [v if v > 0 else None for v in m[which]]
             fig.add_scatter(x=list(range(seq_len)), y=ys, mode="lines", name=f"{NAMES[arch]}, {which}",
                             line=dict(color=COLOURS[arch], dash=dash), connectgaps=False)
-    pairs = results["task_config"]["n_pairs"]
-    fig.add_vrect(x0=-0.5, x1=2 * pairs - 0.5, fillcolor="orange", opacity=0.15, line_width=0,
-                  annotation_text="cue", annotation_position="top left")
-    fig.add_vrect(x0=seq_len - 2.5, x1=seq_len - 0.5, fillcolor="purple", opacity=0.12, line_width=0,
-                  annotation_text="query", annotation_position="top right")
-    distance = next(iter(results["models"].values()))["grad_norms"]["distance"]
+    if results["task_config"].get("kind", "recall") == "recall":
+        pairs = results["task_config"]["n_pairs"]
+        fig.add_vrect(x0=-0.5, x1=2 * pairs - 0.5, fillcolor="orange", opacity=0.15, line_width=0,
+                      annotation_text="cue", annotation_position="top left")
+        fig.add_vrect(x0=seq_len - 2.5, x1=seq_len - 0.5, fillcolor="purple", opacity=0.12, line_width=0,
+                      annotation_text="query", annotation_position="top right")
+    distance = next(iter(results["grad_norms"].values()))["distance"]
     fig.update_layout(title=f"Gradient norm through time, distance {distance}", xaxis_title="input position t",
                       yaxis_title="||∂ loss / ∂ x_t||", yaxis_type="log", **_LAYOUT)
     return fig
@@ -70,10 +102,10 @@ def clipping_figures(clipping: dict) -> tuple[go.Figure, go.Figure]:
     return norm_fig, loss_fig
 
 
-def loss_curves_figure(results: dict) -> go.Figure:
-    """Validation loss against training time per model: the equal wall-time budgets side by side."""
+def loss_curves_figure(models: dict) -> go.Figure:
+    """Validation loss against training time per model in one run (models: a run's {arch: result})."""
     fig = go.Figure()
-    for arch, m in results["models"].items():
+    for arch, m in models.items():
         pts = [(h["elapsed"], h["val_loss"]) for h in m["history"] if h["val_loss"] is not None]
         fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines", name=NAMES[arch],
                         line=dict(color=COLOURS[arch]))

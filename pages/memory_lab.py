@@ -1,55 +1,73 @@
-"""Memory lab: vanilla RNN vs LSTM vs Transformer on long-range recall, and the gradients of BPTT."""
+"""Memory lab: vanilla RNN vs LSTM vs Transformer on long-range recall and parity, a fair race, and BPTT."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages._memory_figures import NAMES, accuracy_figure, clipping_figures, grad_norm_figure, loss_curves_figure
+from pages._memory_figures import (
+    NAMES,
+    accuracy_figure,
+    clipping_figures,
+    grad_norm_figure,
+    loss_curves_figure,
+    race_note,
+)
 from pages._shared import adopt, busy, how_it_works, show_job, start_job
 from seqcore.errors import SeqcoreError
 from seqcore.tasks import memory_lab as lab
 
-JOB, RUNS = "memory-lab-job", "memory-lab-runs"
+JOB, RUNS, VIEW = "memory-lab-job", "memory-lab-runs", "memory-lab-view"
+TASK_NAMES = {"recall": "Recall (find a key's value)", "parity": "Parity (of a stream of bits)"}
 
 
-def load_shipped() -> dict | None:
-    """The shipped default run (read once per file version by the task), or None after saying why not."""
+def load_shipped() -> dict:
+    """The shipped races {kind: results} (read once per file version by the task), or {} after saying why not."""
     try:
         shipped = lab.shipped_results()
     except SeqcoreError as e:
-        st.error(f"Cannot show the shipped default run: {e}. Training below still works.")
-        return None
+        st.error(f"Cannot show the shipped races: {e}. Training below still works.")
+        return {}
     if shipped is None:
-        st.info(f"No shipped results yet: `seqcore memory-lab --out checkpoints/{lab.RESULTS}` makes them. "
-                "You can still train below.")
-    return shipped
+        st.info("No shipped results yet: `seqcore train memory` makes them. You can still train below.")
+    return shipped or {}
 
 
 def describe(res: dict) -> str:
     stopped = ", stopped early" if res.get("stopped") else ""
-    return (f"{res['seconds_per_model']:g} s per model on {res['device']}, {res['created'][:16].replace('T', ' ')} "
-            f"UTC, distances up to {max(res['distances'])}{stopped}")
+    seeds = res["seeds"]
+    return (f"{TASK_NAMES[res.get('kind', 'recall')]}, seed{'s' if len(seeds) > 1 else ''} "
+            f"{', '.join(map(str, seeds))}, on {res['device']}, {res['created'][:16].replace('T', ' ')} UTC, "
+            f"distances up to {max(res['distances'])}{stopped}")
 
 
 def train_panel() -> None:
     """Widgets for a live run; the run itself is a background Job drawn by show_job."""
-    st.subheader("Train more, live")
-    c1, c2, c3 = st.columns(3)
+    st.subheader("Train a race, live")
+    st.caption("One seed, kept short: this is a shared server. The shipped races above are three seeds of both "
+               "budgets (`seqcore train memory`).")
+    c1, c2 = st.columns(2)
+    kind = c1.selectbox("Task", list(lab.KINDS), format_func=TASK_NAMES.get, key="memory-lab-task")
+    budgets = c2.multiselect("Races", list(lab.BUDGETS), default=["steps"], key="memory-lab-budgets",
+                             format_func=lambda b: lab.BUDGETS[b].capitalize(), help="Both run one after the other")
+    c1, c2 = st.columns(2)
+    steps = c1.slider("Steps per model (equal steps)", 100, 2000, 500, step=100, key="memory-lab-steps",
+                      help="Equal-steps race: every model takes this many optimiser steps, with its own learning rate")
+    seconds = c2.slider("Seconds per model (equal wall time)", 5, 60, 20, key="memory-lab-seconds",
+                        help="Equal-wall-time race: every model trains this long; faster models take more steps")
+    c1, c2 = st.columns(2)
     longest = c1.slider("Longest distance", 5, lab.MAX_DISTANCE, 50, step=5, key="memory-lab-distance",
-                        help="Training sequences hold 0..this many distractors between cue and query")
-    seconds = c2.slider("Seconds per model", 5, 60, 20, key="memory-lab-seconds",
-                        help="The equal wall-time budget each model trains for")
-    seed = c3.number_input("Seed", 0, 10_000, 0, key="memory-lab-seed")
+                        help="Training sequences have distances 0..this (distractors between cue and query, or bits)")
+    seed = c2.number_input("Seed", 0, 10_000, 0, key="memory-lab-seed")
     archs = st.multiselect("Models", list(lab.ARCHS), default=list(lab.ARCHS), format_func=NAMES.get,
                            key="memory-lab-models")
     extra = st.text_input("Distances to test (optional)", key="memory-lab-eval",
                           placeholder=f"default: {', '.join(map(str, lab.default_distances(longest)))}",
                           help="Comma-separated whole numbers, each at most the longest distance")
-    clip = st.checkbox(f"Also rerun the clipping on/off experiment ({lab.PAGE_CLIP_SECONDS:g} s)", value=True,
+    clip = st.checkbox(f"Also rerun the clipping on/off experiment ({lab.PAGE_CLIP_SECONDS:g} s)", value=False,
                        key="memory-lab-clip")
     if st.button("Train", key="memory-lab-train", type="primary", icon=":material/play_arrow:", disabled=busy(JOB)):
         try:
-            cfg = lab.page_config(longest, seconds, seed, archs, extra, clip)
+            cfg = lab.page_config(longest, budgets, steps, seconds, seed, archs, extra, clip, kind=kind)
         except SeqcoreError as e:
             st.error(f"{e}. Change the inputs above and press Train again.")
         else:
@@ -65,7 +83,8 @@ def now_training() -> None:
     job = st.session_state.get(JOB)
     if job is not None and job.running:
         last = next((p for p in reversed(job.snapshot()) if hasattr(p, "model")), None)
-        st.caption(f"Now training: {last.model}" if last else "Preparing data and timing each model...")
+        race = f" ({lab.BUDGETS[last.budget]}, seed {last.seed})" if last and last.budget else ""
+        st.caption(f"Now training: {last.model}{race}" if last else "Preparing data and timing each model...")
 
 
 def keep_finished_run() -> None:
@@ -76,31 +95,45 @@ def keep_finished_run() -> None:
     result = adopt(JOB)
     if result is not None:
         st.session_state.setdefault(RUNS, []).append(result)
-        st.session_state["memory-lab-view"] = len(st.session_state[RUNS])  # show the new run
+        st.session_state[VIEW] = len(st.session_state[RUNS])  # show the new run
 
 
-def show_results(res: dict, shipped: dict | None) -> None:
-    if not res["models"]:
+def show_results(res: dict, shipped: dict) -> None:
+    if not res["runs"]:
         st.warning("This run was stopped before any model finished; there is nothing to plot.")
         return
-    st.caption(f"Same as `{res['command']}` · {describe(res)} · chance level {res['chance']:.1%} "
-               f"({res['task_config']['n_values']} values) · held-out sequences use another seed")
+    st.caption(f"Same as `{res['command']}` · {describe(res)} · chance level {res['chance']:.1%} · held-out "
+               "sequences use another seed · each model trains with its own learning rate and warm-up (the sweep's "
+               "picks)")
+    same = shipped.get(res.get("kind", "recall"))
     compare = None
-    if shipped is not None and res is not shipped:
-        compare = shipped if st.toggle("Show the shipped default run dotted", key="memory-lab-compare") else None
-    st.plotly_chart(accuracy_figure(res, compare), key="memory-lab-accuracy")
+    if same is not None and res is not same:
+        compare = same if st.toggle("Show the shipped race dotted", key="memory-lab-compare") else None
+    columns = st.columns(len(res["views"]))
+    for col, budget in zip(columns, res["views"], strict=True):
+        key = "memory-lab-accuracy" if budget == "steps" else "memory-lab-accuracy-time"
+        col.plotly_chart(accuracy_figure(res, budget, compare), key=key)
+        col.caption(race_note(res, budget))
+    if len(res["views"]) == 2:
+        st.markdown("**Equal steps** asks what each model can learn from the same number of updates (the lecture's "
+                    "claim). **Equal wall time** asks what that costs on this machine: a model that is cheaper per "
+                    "step gets more of them; time is this process's CPU time on one thread (an idle machine's wall "
+                    "time), so other programs on a shared server slow every model's clock, not its budget. Lines are "
+                    "the mean over the seeds; the shaded band is their range.")
     rows = lab.summary(res)
     for row in rows:
         row["model"] = NAMES[row["model"]]
         below = row["below 90% at"]  # one type per column: Arrow cannot hold ints and text together
         row["below 90% at"] = f"{below}" if below is not None else "never (in range)"
     st.dataframe(rows, hide_index=True, key="memory-lab-table")
+    first = res["runs"][0]
     left, right = st.columns(2)
     left.plotly_chart(grad_norm_figure(res), key="memory-lab-gradnorm")
-    right.plotly_chart(loss_curves_figure(res), key="memory-lab-loss")
-    st.caption("Left: the norm of the answer's loss gradient with respect to each input embedding, averaged over "
-               "64 held-out sequences at the longest distance; dotted = the same model before training. "
-               "Gaps are gradients that underflowed to exactly 0.")
+    right.plotly_chart(loss_curves_figure(first["models"]), key="memory-lab-loss")
+    st.caption(f"Both from the first run ({lab.BUDGETS[first['budget']]}, seed {first['seed']}). Left: the norm of "
+               "the answer's loss gradient with respect to each input embedding, averaged over 64 held-out sequences "
+               "at the longest distance; dotted = the same model before training. Gaps are gradients that "
+               "underflowed to exactly 0. Right: validation loss against training time.")
     clipping = res.get("clipping")
     if clipping:
         st.subheader("Exploding gradients: clipping on and off")
@@ -121,11 +154,16 @@ def _fmt(v: float | None) -> str:
     return "not finite" if v is None else f"{v:.3g}"
 
 
+def _label(view: str | int) -> str:
+    return f"Shipped: {view}" if view in lab.KINDS else f"Your run {view}"
+
+
 st.title("Memory lab")
-st.write("How far back can a model recall? Each sequence holds a key and its value, then *distance* random "
-         "distractor tokens (values among them, so the model must keep the one that followed the key), then `?` "
-         "and the key: the model must answer the value. A vanilla RNN, an LSTM and a small Transformer get the "
-         "same training time; the curves show where each one's memory gives out.")
+st.write("How far back can a model remember? **Recall**: a key and its value, then *distance* random distractor "
+         "tokens (values among them), then `?` and the key: answer the value. **Parity**: a stream of *distance* "
+         "random bits, then `?`: is the number of 1s odd? A vanilla RNN, an LSTM and a small Transformer race "
+         "fairly: each with its own tuned learning rate, for the same number of steps and, separately, for the same "
+         "wall time. The two tasks rank the models differently.")
 how_it_works(
     [r"h_t = \tanh(W_{hh} h_{t-1} + W_{xh} x_t + b)",
      r"f_t = \sigma(W_f[h_{t-1}, x_t] + b_f),\; i_t = \sigma(W_i[h_{t-1}, x_t] + b_i),\; "
@@ -142,23 +180,27 @@ how_it_works(
     "optimiser, AdamW, already divides each step by a running gradient scale, which blunts explosions; the "
     "clipping runs below measure how much clipping adds on top.) The LSTM's cell state "
     "is updated additively, c_t = f_t c_{t-1} + ..., so with forget gates near 1 the gradient can flow back "
-    "almost unchanged. Attention gives the query a **direct path** to every earlier token: one softmax step, "
-    "whatever the distance.\n\n"
-    "**Problem shape:** many-to-one (a sequence in, one value out). **Baseline:** chance, 1 / number of values. "
-    "**Hypothesis** (to be measured here, not assumed): at long distances Transformer >= LSTM >> vanilla RNN.",
-    limits="a synthetic task with small models and a short, equal time budget on the machine shown; longer "
-           "training, bigger models or other learning rates can change the ranking and the distances.",
+    "almost unchanged. Attention gives the query a **direct path** to every earlier token: in recall, one head "
+    "marks each token with the one before it, a second finds the queried key's mark, whatever the distance.\n\n"
+    "**Parity** turns this around: nothing needs to survive untouched, every bit flips the answer. A recurrent "
+    "state is a flip-flop updated each step; attention averages over positions, and the parity of a count is "
+    "hard to read from an average.\n\n"
+    "**Problem shape:** many-to-one (a sequence in, one answer out). **Baseline:** chance (1/8 values for recall, "
+    "1/2 for parity). **A fair race:** each model's learning rate and warm-up come from a sweep "
+    "(`python bench/memory_lab.py --sweep`), and the Transformer's last layer computes only the answer's position, "
+    "as an RNN reads only its last state.",
+    limits="synthetic tasks with small models and short budgets on the machine shown; wall time on a shared CPU "
+           "varies with its load, and bigger models or longer training can change the distances.",
 )
 
 shipped = load_shipped()
 keep_finished_run()
 runs = st.session_state.get(RUNS, [])
-choices = ([0] if shipped is not None else []) + list(range(1, len(runs) + 1))
+choices = [k for k in lab.KINDS if k in shipped] + list(range(1, len(runs) + 1))  # shipped task, or run i
 if choices:
-    if st.session_state.get("memory-lab-view") not in choices:
-        st.session_state["memory-lab-view"] = choices[-1] if runs else choices[0]
-    view = st.radio("Results", choices, key="memory-lab-view", horizontal=True,
-                    format_func=lambda i: "Shipped default" if i == 0 else f"Your run {i}")
-    current = shipped if view == 0 else runs[view - 1]
+    if st.session_state.get(VIEW) not in choices:
+        st.session_state[VIEW] = choices[-1] if runs else choices[0]
+    view = st.radio("Results", choices, key=VIEW, horizontal=True, format_func=_label)
+    current = shipped[view] if view in lab.KINDS else runs[view - 1]
     show_results(current, shipped)
 train_panel()

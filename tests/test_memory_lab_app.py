@@ -1,4 +1,5 @@
-"""The memory lab page through Streamlit's AppTest: shipped results at once, a live run, bad input."""
+"""The memory lab page through Streamlit's AppTest: the shipped fair races at once (equal steps and equal wall
+time side by side, recall and parity), a live run, bad input."""
 
 import json
 
@@ -8,6 +9,7 @@ from seqcore.checkpoints import shipped_dir
 from tests.conftest import open_page
 
 SHIPPED = shipped_dir() / "memory_lab_default.json"
+STEPS, SECONDS = "Equal steps", "Equal wall time"
 
 
 @pytest.fixture
@@ -20,25 +22,50 @@ def figures(at) -> dict:
             for el in at.main.get("plotly_chart")}
 
 
-def test_first_visit_shows_the_shipped_curves(lab_page):
+def race(figs: dict, budget: str) -> dict:
+    return next(f for t, f in figs.items() if t.startswith(budget))
+
+
+def test_first_visit_shows_both_races_of_the_shipped_recall_run(lab_page):
     at = lab_page
-    assert SHIPPED.exists(), "the shipped default results are part of the repo"
+    assert SHIPPED.exists(), "the shipped races are part of the repo"
     assert not at.error
-    assert at.radio(key="memory-lab-view").value == 0
+    assert at.radio(key="memory-lab-view").value == "recall"
+    assert at.radio(key="memory-lab-view").options == ["Shipped: recall", "Shipped: parity"]
     figs = figures(at)
-    acc = figs["Recall accuracy on held-out sequences"]
-    shipped = json.loads(SHIPPED.read_text())
-    assert {t["name"] for t in acc["data"]} == {"vanilla RNN", "LSTM", "Transformer"}
-    assert acc["data"][0]["x"] == shipped["distances"]
-    chance = [s for s in acc["layout"]["shapes"] if s["y0"] == s["y1"] == shipped["chance"]]
-    assert chance, "chance level is drawn"
+    shipped = json.loads(SHIPPED.read_text())["recall"]
+    for budget, key in ((STEPS, "steps"), (SECONDS, "seconds")):
+        acc = race(figs, budget)
+        lines = [t for t in acc["data"] if t.get("mode") == "lines+markers"]
+        assert [t["name"] for t in lines] == ["vanilla RNN", "LSTM", "Transformer"]
+        assert lines[2]["y"] == shipped["views"][key]["transformer"]["mean"]  # the mean over the seeds
+        bands = [t for t in acc["data"] if t.get("fill") == "toself"]
+        assert len(bands) == 3, "the seeds' range is shaded"
+        chance = [s for s in acc["layout"]["shapes"] if s["y0"] == s["y1"] == shipped["chance"]]
+        assert chance, "chance level is drawn"
+    title = race(figs, STEPS)["layout"]["title"]["text"]
+    assert title == f"Equal steps: {shipped['budgets']['steps']['steps']:,} per model"
     grad = next(f for t, f in figs.items() if t.startswith("Gradient norm through time"))
     assert grad["layout"]["yaxis"]["type"] == "log"
     assert "Gradient norm before clipping" in figs and "Training loss" in figs
     assert at.latex and any("tanh" in x.value for x in at.latex)
-    assert any("Hypothesis" in m.value for m in at.markdown)
+    assert any("Parity" in m.value and "flip-flop" in m.value for m in at.markdown)
+    assert any("Equal wall time** asks what that costs" in m.value for m in at.markdown)
+    assert any(c.value.startswith("In the same time:") for c in at.caption)
     table = at.dataframe[0].value
-    assert list(table["model"]) == ["vanilla RNN", "LSTM", "Transformer"]
+    assert list(table["model"]) == ["vanilla RNN", "LSTM", "Transformer"] * 2
+    assert list(table["race"]) == ["equal steps"] * 3 + ["equal wall time"] * 3
+
+
+def test_the_parity_race_is_one_click_away(lab_page):
+    at = lab_page
+    at.radio(key="memory-lab-view").set_value("parity").run()
+    assert not at.exception and not at.error
+    shipped = json.loads(SHIPPED.read_text())["parity"]
+    acc = race(figures(at), STEPS)
+    lines = {t["name"]: t["y"] for t in acc["data"] if t.get("mode") == "lines+markers"}
+    assert lines["LSTM"] == shipped["views"]["steps"]["lstm"]["mean"]
+    assert not any(t.startswith("Gradient norm before clipping") for t in figures(at))  # clipping runs on recall only
 
 
 def test_bad_distances_and_no_model_show_errors_not_tracebacks(lab_page):
@@ -52,15 +79,18 @@ def test_bad_distances_and_no_model_show_errors_not_tracebacks(lab_page):
     at.multiselect(key="memory-lab-models").set_value([]).run()
     at.button(key="memory-lab-train").click().run()
     assert any("choose at least one model" in e.value for e in at.error)
+    at.multiselect(key="memory-lab-models").set_value(["rnn"]).run()
+    at.multiselect(key="memory-lab-budgets").set_value([]).run()
+    at.button(key="memory-lab-train").click().run()
+    assert any("choose at least one race" in e.value for e in at.error)
     assert "memory-lab-job" not in at.session_state
 
 
 def test_live_run_trains_and_is_kept_beside_the_shipped_one(lab_page):
     at = lab_page
     at.slider(key="memory-lab-distance").set_value(10).run()
-    at.slider(key="memory-lab-seconds").set_value(5).run()
+    at.slider(key="memory-lab-steps").set_value(100).run()
     at.multiselect(key="memory-lab-models").set_value(["rnn"]).run()
-    at.checkbox(key="memory-lab-clip").set_value(False).run()
     at.button(key="memory-lab-train").click().run()
     assert not at.exception, at.exception
     job = at.session_state["memory-lab-job"]
@@ -68,26 +98,50 @@ def test_live_run_trains_and_is_kept_beside_the_shipped_one(lab_page):
     at.run()
     assert not at.exception, at.exception
     assert at.radio(key="memory-lab-view").value == 1
-    assert at.radio(key="memory-lab-view").options == ["Shipped default", "Your run 1"]
+    assert at.radio(key="memory-lab-view").options == ["Shipped: recall", "Shipped: parity", "Your run 1"]
     result = at.session_state["memory-lab-runs"][0]
-    assert result["distances"] == [5, 10] and list(result["models"]) == ["rnn"]
-    assert result["command"] == "seqcore memory-lab --distances 5,10 --seconds 5 --seed 0 --models rnn --clip-seconds 0"
-    acc = figures(at)["Recall accuracy on held-out sequences"]
-    assert [t["name"] for t in acc["data"]] == ["vanilla RNN"]
+    assert result["distances"] == [5, 10] and list(result["views"]) == ["steps"]
+    assert result["command"] == ("seqcore memory-lab --task recall --distances 5,10 --budgets steps --steps 100 "
+                                 "--seconds 20 --seeds 0 --models rnn --clip-seconds 0")
+    figs = figures(at)
+    acc = race(figs, STEPS)
+    assert [t["name"] for t in acc["data"]] == ["vanilla RNN"]  # one seed: no band
+    assert not any(t.startswith(SECONDS) for t in figs)  # one race only
     at.toggle(key="memory-lab-compare").set_value(True).run()
-    names = [t["name"] for t in figures(at)["Recall accuracy on held-out sequences"]["data"]]
+    names = [t["name"] for t in race(figures(at), STEPS)["data"]]
     assert "LSTM (shipped)" in names
-    at.radio(key="memory-lab-view").set_value(0).run()  # the shipped run is still there
+    at.radio(key="memory-lab-view").set_value("recall").run()  # the shipped run is still there
     assert len(at.session_state["memory-lab-runs"]) == 1
+
+
+def test_a_live_wall_time_parity_run(lab_page):
+    at = lab_page
+    at.selectbox(key="memory-lab-task").set_value("parity").run()
+    at.multiselect(key="memory-lab-budgets").set_value(["seconds"]).run()
+    at.slider(key="memory-lab-seconds").set_value(5).run()
+    at.slider(key="memory-lab-distance").set_value(10).run()
+    at.multiselect(key="memory-lab-models").set_value(["lstm"]).run()
+    at.button(key="memory-lab-train").click().run()
+    job = at.session_state["memory-lab-job"]
+    assert job.wait(90) and job.error is None, job.error
+    at.run()
+    assert not at.exception, at.exception
+    result = at.session_state["memory-lab-runs"][0]
+    assert result["kind"] == "parity" and list(result["views"]) == ["seconds"] and result["chance"] == 0.5
+    assert race(figures(at), SECONDS)
+    assert any(c.value.startswith("In the same time: LSTM") for c in at.caption)
 
 
 def test_corrupt_or_missing_shipped_results_say_what_to_do(app, tmp_path, monkeypatch):
     monkeypatch.setenv("SEQCORE_SHIPPED_DIR", str(tmp_path))
     app.run()
     app.switch_page("pages/memory_lab.py").run()
-    assert not app.exception and any("seqcore memory-lab --out" in i.value for i in app.info)
+    assert not app.exception and any("seqcore train memory" in i.value for i in app.info)
     (tmp_path / "memory_lab_default.json").write_text("{not json")
     app.run()
     assert not app.exception
     assert any("unreadable" in e.value and "rebuild it" in e.value for e in app.error)
     assert app.button(key="memory-lab-train")  # training still offered
+    (tmp_path / "memory_lab_default.json").write_text(json.dumps({"copying": {}}))  # valid JSON, wrong shape
+    app.run()
+    assert not app.exception and any("unreadable" in e.value for e in app.error)

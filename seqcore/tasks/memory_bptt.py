@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from seqcore.models import SequenceRNN
-from seqcore.tasks.memory_data import RecallTask, make_batch
+from seqcore.tasks.memory_data import Task, make_batch
 from seqcore.tasks.memory_models import (
+    ModelSpec,
     accuracy_by_distance,
     build_model,
     history,
@@ -95,7 +96,7 @@ def rnn_bptt_grad_norms(model: SequenceRNN, x: torch.Tensor, y: torch.Tensor) ->
     return norms.mean(dim=0)
 
 
-def grad_profile(model: nn.Module, task: RecallTask, seed: int, n: int = 64) -> list[float]:
+def grad_profile(model: nn.Module, task: Task, seed: int, n: int = 64) -> list[float]:
     """input_grad_norms over n held-out sequences at the longest distance, 4 significant digits (JSON)."""
     device = next(model.parameters()).device
     x, y, _ = make_batch(task, n, task.max_distance, seed=seed)
@@ -109,15 +110,15 @@ def scale_recurrent(model: SequenceRNN, radius: float) -> None:
         w.mul_(radius / torch.linalg.eigvals(w).abs().max().clamp_min(1e-6))
 
 
-def clip_start(task: RecallTask, cfg: LabConfig) -> SequenceRNN:
+def clip_start(task: Task, cfg: LabConfig) -> SequenceRNN:
     """The clipping experiment's vanilla RNN: seeded weights, W_hh scaled to cfg.clip_gain."""
     torch.manual_seed(cfg.seed)
-    model = build_model("rnn", task)
+    model = build_model("rnn", task, ModelSpec.from_dict(cfg.spec))
     scale_recurrent(model, cfg.clip_gain)
     return model
 
 
-def clipping_experiment(task: RecallTask, cfg: LabConfig, steps: int, *, track: Track | None = None,
+def clipping_experiment(task: Task, cfg: LabConfig, steps: int, *, track: Track | None = None,
                         stop: threading.Event | None = None, device: torch.device | None = None) -> dict:
     """A vanilla RNN from one large-weight start, trained with clipping at 1.0 and with clipping off.
 

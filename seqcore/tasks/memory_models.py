@@ -1,13 +1,14 @@
-"""The memory lab's three contenders (a vanilla RNN, an LSTM, a Transformer), their loss and accuracy.
+"""The memory lab's three contenders (a vanilla RNN, an LSTM, a Transformer), their training recipes, loss
+and accuracy.
 
-Every model reads a recall sequence x (B, T) and answers at its last position: forward -> (B, T, n_values)
+Every model reads a sequence x (B, T) and answers at its last position: forward -> (B, T, n_values)
 logits, of which only the query's (the last) count.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
@@ -23,15 +24,53 @@ ARCHS = ("rnn", "lstm", "transformer")
 
 @dataclass
 class ModelSpec:
-    """Sizes of the three contenders (kept small: they train on a shared CPU)."""
+    """Sizes of the three contenders (kept small: they train on a shared CPU).
+
+    Four heads of 8 dimensions rather than two of 16: in `python bench/memory_lab.py --sweep` the two-head
+    Transformer sat at chance on recall for 375, 425 and over 1,000 steps on three seeds, the four-head one for
+    425 to 450 on each (more heads: more chances to find the previous-token pattern recall needs).
+    """
 
     rnn_hidden: int = 64
     lstm_hidden: int = 64
     embed_dim: int = 16
     d_model: int = 32
-    n_heads: int = 2
+    n_heads: int = 4
     n_layers: int = 2
     d_ff: int = 64
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> ModelSpec:
+        """ModelSpec(**d); InputError names an unknown size."""
+        bad = sorted(set(d or {}) - set(cls.__dataclass_fields__))
+        if bad:
+            raise InputError(f"unknown model sizes {bad}; known: {', '.join(cls.__dataclass_fields__)}")
+        return cls(**(d or {}))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one contender trains: its own peak learning rate and linear warm-up (a fraction of its steps),
+    then cosine decay to a tenth (seqcore.train). Chosen per model by `python bench/memory_lab.py --sweep`."""
+
+    lr: float
+    warmup_frac: float
+
+    def to_dict(self) -> dict:
+        return {"lr": self.lr, "warmup_frac": self.warmup_frac}
+
+
+# The sweep's picks per task and model (BENCHMARKS.md, "Memory lab: learning-rate and warm-up sweep"): the
+# best mean accuracy over the distances on validation sequences (not the held-out ones the race reports).
+RECIPES = {
+    "recall": {"rnn": Recipe(lr=1e-2, warmup_frac=0.1), "lstm": Recipe(lr=1e-2, warmup_frac=0.1),
+               "transformer": Recipe(lr=3e-3, warmup_frac=0.1)},
+    "parity": {"rnn": Recipe(lr=1e-3, warmup_frac=0.02), "lstm": Recipe(lr=1e-3, warmup_frac=0.1),
+               "transformer": Recipe(lr=3e-3, warmup_frac=0.02)},
+}
 
 
 def build_model(arch: str, task: RecallTask, spec: ModelSpec | None = None) -> nn.Module:
@@ -50,9 +89,28 @@ def build_model(arch: str, task: RecallTask, spec: ModelSpec | None = None) -> n
 
 def last_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """(B, T) tokens -> (B, n_values) logits at the query (last) position."""
-    out = model(x)
-    y = out[0] if isinstance(out, tuple) else out.y  # SequenceRNN: (y, state); Transformer: TransformerOutput
-    return y[:, -1]
+    if isinstance(model, Transformer):
+        return _transformer_last(model, x)
+    return model(x)[0][:, -1]  # SequenceRNN: (y (B, T, n_values), state)
+
+
+def _transformer_last(model: Transformer, x: torch.Tensor) -> torch.Tensor:
+    """The Transformer's logits at the last position, its last block computed for that one query only.
+
+    The answer is read at the last position, so the last block's other T-1 queries (their attention rows,
+    MLPs and head) feed nothing: this is model(x).y[:, -1] (a test checks it) at about half the cost, as an
+    RNN reads only its last state. Earlier blocks run in full: the last query attends to all their outputs.
+    """
+    h = model.drop(model.embed_tokens(x))  # (B, T, d_model)
+    for block in model.blocks[:-1]:
+        h = block(h)[0]
+    last, attn = model.blocks[-1], model.blocks[-1].attn
+    z = last.ln1(h)
+    q, k, v = attn.split(attn.q(z[:, -1:])), attn.split(attn.k(z)), attn.split(attn.v(z))  # (B, H, 1 | T, d_head)
+    y = F.scaled_dot_product_attention(q, k, v)  # the last query may see every position: no mask
+    h = h[:, -1:] + attn.proj(y.transpose(1, 2).reshape(x.shape[0], 1, -1))  # (B, 1, d_model)
+    h = h + last.mlp(last.ln2(h))
+    return model.head(model.ln_f(h))[:, -1]
 
 
 def recall_loss(model: nn.Module, batch: tuple) -> torch.Tensor:
