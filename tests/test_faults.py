@@ -377,7 +377,7 @@ def test_memory_lab_training_fault_keeps_the_earlier_runs(memory_app, monkeypatc
     from seqcore.tasks import memory_lab as lab
 
     at = memory_app
-    earlier = json.loads((shipped_dir() / "memory_lab_default.json").read_text())
+    earlier = json.loads((shipped_dir() / "memory_lab_default.json").read_text())["recall"]
     at.session_state["memory-lab-runs"] = [earlier]
     at.run()
     interrupt(monkeypatch, lab, how, max_steps=6)
