@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from seqcore.models.attention import AdditiveAttention
 from seqcore.models.cnn import EncoderConfig, GridEncoder
-from seqcore.models.transformer import KVCache, Transformer, TransformerConfig
+from seqcore.models.transformer import Transformer, TransformerConfig
 
 DECODERS = ("lstm", "transformer")
 
@@ -154,8 +154,5 @@ class Captioner(nn.Module):
         if "hc" in state:
             out["hc"] = (state["hc"][0][index], state["hc"][1][index])
         if "cache" in state:
-            cache: KVCache = state["cache"]
-            out["cache"] = KVCache(
-                self_kv=[None if kv is None else (kv[0][index], kv[1][index]) for kv in cache.self_kv],
-                cross_kv=[None if kv is None else (kv[0][index], kv[1][index]) for kv in cache.cross_kv])
+            out["cache"] = state["cache"].select(index)
         return out

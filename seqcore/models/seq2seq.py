@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from seqcore.models.attention import AdditiveAttention
-from seqcore.models.transformer import KVCache, Transformer, TransformerConfig
+from seqcore.models.transformer import Transformer, TransformerConfig
 
 ARCHS = ("rnn", "transformer")
 
@@ -179,8 +179,4 @@ class TransformerTranslator(nn.Module):
         return F.log_softmax(self._logits(out.y[:, -1]).float(), -1), state
 
     def reorder(self, state: dict, index: torch.Tensor) -> dict:
-        cache: KVCache = state["cache"]
-        pick = [None if kv is None else (kv[0][index], kv[1][index]) for kv in cache.self_kv]
-        cross = [None if kv is None else (kv[0][index], kv[1][index]) for kv in cache.cross_kv]
-        return {"memory": state["memory"][index], "pad": state["pad"][index],
-                "cache": KVCache(self_kv=pick, cross_kv=cross)}
+        return {"memory": state["memory"][index], "pad": state["pad"][index], "cache": state["cache"].select(index)}

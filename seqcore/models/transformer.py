@@ -54,6 +54,13 @@ class KVCache:
     def length(self) -> int:
         return 0 if not self.self_kv or self.self_kv[0] is None else self.self_kv[0][0].shape[2]
 
+    def select(self, index: torch.Tensor) -> KVCache:
+        """A cache holding batch rows `index` (repeats allowed) of this one: beam search's reorder."""
+        def pick(kvs):
+            return [None if kv is None else (kv[0][index], kv[1][index]) for kv in kvs]
+
+        return KVCache(self_kv=pick(self.self_kv), cross_kv=pick(self.cross_kv))
+
 
 def sinusoidal_positions(max_len: int, d_model: int) -> torch.Tensor:
     """(max_len, d_model) table of sin/cos positions, as in 'Attention Is All You Need'."""
