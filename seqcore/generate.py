@@ -2,7 +2,8 @@
 
 Language models (music, the explorer's character model): LMStepper feeds tokens and returns the next
 token's logits, carrying an RNN's state or a Transformer's KV cache (restarted from the last half context
-when the window is full); filter_logits / sample_token do temperature, top-k and nucleus (top-p) sampling.
+when the window is full); filter_logits / next_distribution / sample_token do temperature, top-k and
+nucleus (top-p) sampling.
 
 Sequence-to-sequence models (translation, captioning) offer the start / step / reorder surface
 (seqcore.models.seq2seq):
@@ -71,10 +72,18 @@ def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float |
     return logits
 
 
+def next_distribution(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None,
+                      top_p: float | None = None) -> torch.Tensor:
+    """(V,) the distribution sampling draws from: softmax(filter(logits / temperature))."""
+    return torch.softmax(filter_logits(logits / max(temperature, 1e-6), top_k, top_p), -1)
+
+
 def sample_token(logits: torch.Tensor, generator: torch.Generator, *, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None) -> int:
-    """One token id drawn from softmax(filter(logits / temperature)); temperature -> 0 approaches argmax."""
-    probs = torch.softmax(filter_logits(logits / max(temperature, 1e-6), top_k, top_p), -1)
+                 top_k: int | None = None, top_p: float | None = None, probs: torch.Tensor | None = None) -> int:
+    """One token id drawn from next_distribution(logits, ...) (or from `probs` already computed by it);
+    temperature -> 0 approaches argmax."""
+    if probs is None:
+        probs = next_distribution(logits, temperature=temperature, top_k=top_k, top_p=top_p)
     return int(torch.multinomial(probs, 1, generator=generator))
 
 

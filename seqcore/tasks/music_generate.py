@@ -21,7 +21,7 @@ import torch
 
 from seqcore.data.music import SEP
 from seqcore.errors import InputError
-from seqcore.generate import LMStepper, filter_logits, sample_token
+from seqcore.generate import LMStepper, next_distribution, sample_token
 from seqcore.tasks.music_abc import bar_check
 from seqcore.tasks.music_meter import MIN_TUNE_BARS, BarTracker, mask_for
 
@@ -111,8 +111,8 @@ def generate(lm, prime: str = "", length: int = 400, temperature: float = 1.0,
             if tracker is not None and torch.isinf(out).all():
                 out = step_out.clone()
                 out[sep_id] = float("-inf")
-        nxt = sample_token(out, gen, temperature=temperature, top_k=top_k, top_p=top_p)
-        dist = torch.softmax(filter_logits(out / max(temperature, 1e-6), top_k, top_p), -1)  # what was sampled
+        dist = next_distribution(out, temperature=temperature, top_k=top_k, top_p=top_p)  # computed once: drawn
+        nxt = sample_token(out, gen, probs=dist)                                            # from and recorded
         probs.append(float(dist[nxt]))
         entropy.append(float(torch.special.entr(dist).sum()) / math.log(2))
         new.append(nxt)
