@@ -12,7 +12,7 @@ from pages._memory_figures import (
     loss_curves_figure,
     race_note,
 )
-from pages._shared import adopt, busy, how_it_works, show_job, start_job
+from pages._shared import adopt, busy, checkpoint_problem, how_it_works, show_job, start_job
 from seqcore.errors import SeqcoreError
 from seqcore.tasks import memory_lab as lab
 
@@ -20,12 +20,22 @@ JOB, RUNS, VIEW = "memory-lab-job", "memory-lab-runs", "memory-lab-view"
 TASK_NAMES = {"recall": "Recall (find a key's value)", "parity": "Parity (of a stream of bits)"}
 
 
+def start_race(cfg: lab.Config):
+    """The race of `cfg` as a background job (its results become a run of this session when it finishes)."""
+    return start_job(JOB, lambda on_progress, stop: lab.train(cfg, on_progress=on_progress, stop=stop)[0].results,
+                     name="memory-lab")
+
+
 def load_shipped() -> dict:
     """The shipped races {kind: results} (read once per file version by the task), or {} after saying why not."""
     try:
         shipped = lab.shipped_results()
     except SeqcoreError as e:
-        st.error(f"Cannot show the shipped races: {e}. Training below still works.")
+        checkpoint_problem(f"Cannot show the shipped races: {e}. Retrain runs a short one-seed race with the page's "
+                           "default settings in your session (`seqcore train memory` rebuilds the shipped file); "
+                           "Train a race below works too.", key="memory-lab-retrain", name="the default race",
+                           busy=busy(JOB), where="under Train a race, live",
+                           retrain=lambda: start_race(lab.page_config(clip=False)))
         return {}
     if shipped is None:
         st.info("No shipped results yet: `seqcore train memory` makes them. You can still train below.")
@@ -71,8 +81,7 @@ def train_panel() -> None:
         except SeqcoreError as e:
             st.error(f"{e}. Change the inputs above and press Train again.")
         else:
-            start_job(JOB, lambda on_progress, stop: lab.train(cfg, on_progress=on_progress, stop=stop)[0].results,
-                      name="memory-lab")
+            start_race(cfg)
     if busy(JOB):  # the 1 s fragment only while a run is live, not on every idle tab
         now_training()
     show_job(JOB, kept="the models trained so far are scored and shown as a new run; earlier runs are unchanged")

@@ -180,11 +180,12 @@ def default_distances(longest: int) -> list[int]:
     return [d for d in EVAL_POINTS if d < longest] + [longest]
 
 
-def page_config(longest: int, budgets, steps: int, seconds: float, seed: int, archs, extra: str = "",
-                clip: bool = True, kind: str = "recall") -> LabConfig:
+def page_config(longest: int = 50, budgets=("steps",), steps: int = 500, seconds: float = 20, seed: int = 0,
+                archs=ARCHS, extra: str = "", clip: bool = True, kind: str = "recall") -> LabConfig:
     """The page's race: one task and seed, the chosen budgets (`steps` steps, `seconds` seconds per model), trained
     up to `longest`, tested at the distances typed in `extra` (or the defaults) and at `longest`; clip: rerun the
-    clipping experiment (PAGE_CLIP_SECONDS)."""
+    clipping experiment (PAGE_CLIP_SECONDS). The defaults are the page widgets' (its Retrain passes clip=False, as
+    the checkbox does)."""
     if not archs:
         raise InputError("choose at least one model to train")
     if not budgets:
