@@ -11,7 +11,7 @@ with its min-max range, beside chance; where the mean first falls below 90%; ste
 --sweep trains every model on each task for --sweep-steps steps (seed 0) at each learning rate and warm-up of
 the grid below, scores mean accuracy over the distances on validation sequences (seed 20,000: neither the
 training nor the held-out test sequences), and writes the `memory-sweep` section: the grid, each model's pick
-(what seqcore.tasks.memory_models.RECIPES must hold; tests/test_memory_lab.py checks it) and, for the
+(what seqcore.tasks.memory_models.RECIPES must hold; tests/test_memory_lab_task.py checks it) and, for the
 Transformer on recall, how long two and four heads sit at chance (the steps until validation loss < 1.0,
 chance being ln 8 = 2.08) over three seeds.
 """
