@@ -1,4 +1,5 @@
-"""Plotly figures of the memory lab, drawn from a race's JSON results (seqcore.tasks.memory_lab: MemoryLab.results).
+"""Plotly figures of the memory lab, drawn from a race's JSON results (seqcore.tasks.memory_lab: MemoryLab.results),
+the clipping experiment's section and the page's lecture.
 
 Not a page (leading underscore): app.py lists pages explicitly.
 """
@@ -6,6 +7,9 @@ Not a page (leading underscore): app.py lists pages explicitly.
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import streamlit as st
+
+from pages._shared import how_it_works
 
 COLOURS = {"rnn": "#d62728", "lstm": "#1f77b4", "transformer": "#2ca02c"}
 NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "transformer": "Transformer"}
@@ -112,3 +116,57 @@ def loss_curves_figure(models: dict) -> go.Figure:
     fig.update_layout(title="Validation loss during training", xaxis_title="seconds", yaxis_title="cross-entropy",
                       **_LAYOUT)
     return fig
+
+
+def show_clipping(res: dict) -> None:
+    """The clipping on/off experiment of a race (nothing when it was not run)."""
+    clipping = res.get("clipping")
+    if clipping:
+        st.subheader("Exploding gradients: clipping on and off")
+        on, off = clipping["runs"]["on"], clipping["runs"]["off"]
+        st.caption(f"A vanilla RNN whose recurrent weights start at spectral radius {clipping['spectral_radius']:g}, "
+                   f"trained {clipping['steps']} steps at distance {clipping['distance']} (lr {clipping['lr']:g}) "
+                   f"twice from the same weights on the same batches. Largest gradient norm: "
+                   f"{_fmt(on['max_grad_norm'])} with clipping, {_fmt(off['max_grad_norm'])} without. Held-out "
+                   f"accuracy: {on['accuracy']:.1%} with clipping, {off['accuracy']:.1%} without "
+                   f"(chance {res['chance']:.1%}).")
+        norm_fig, loss_fig = clipping_figures(clipping)
+        a, b = st.columns(2)
+        a.plotly_chart(norm_fig, key="memory-lab-clip-norm")
+        b.plotly_chart(loss_fig, key="memory-lab-clip-loss")
+
+
+def _fmt(v: float | None) -> str:
+    return "not finite" if v is None else f"{v:.3g}"
+
+
+def lecture() -> None:
+    """The "How it works" expander: the recurrences, BPTT's product of Jacobians, attention's direct path, parity."""
+    how_it_works(
+        [r"h_t = \tanh(W_{hh} h_{t-1} + W_{xh} x_t + b)",
+         r"f_t = \sigma(W_f[h_{t-1}, x_t] + b_f),\; i_t = \sigma(W_i[h_{t-1}, x_t] + b_i),\; "
+         r"o_t = \sigma(W_o[h_{t-1}, x_t] + b_o)",
+         r"c_t = f_t \odot c_{t-1} + i_t \odot \tanh(W_c[h_{t-1}, x_t] + b_c),\qquad h_t = o_t \odot \tanh(c_t)",
+         r"\frac{\partial L}{\partial x_t} = \frac{\partial L}{\partial h_T}"
+         r"\prod_{k=t+1}^{T} \frac{\partial h_k}{\partial h_{k-1}} \frac{\partial h_t}{\partial x_t},\qquad "
+         r"\frac{\partial h_k}{\partial h_{k-1}} = \mathrm{diag}(1 - h_k^2)\, W_{hh}",
+         r"y_T = \sum_j \mathrm{softmax}\!\left(\frac{q_T k_j^\top}{\sqrt{d_k}}\right) v_j"],
+        "**Backpropagation through time** unrolls the recurrence and multiplies one Jacobian per step between "
+        "the input and the loss. When those factors are mostly below 1 (tanh saturates, small W_hh) the product "
+        "shrinks exponentially with distance: the gradient *vanishes* and the RNN cannot learn to keep the cue. "
+        "When they are above 1 it *explodes*; clipping rescales the gradient to a maximum norm before the step. (Our "
+        "optimiser, AdamW, already divides each step by a running gradient scale, which blunts explosions; the "
+        "clipping runs below measure how much clipping adds on top.) The LSTM's cell state "
+        "is updated additively, c_t = f_t c_{t-1} + ..., so with forget gates near 1 the gradient can flow back "
+        "almost unchanged. Attention gives the query a **direct path** to every earlier token: in recall, one head can "
+        "mark each token with the one before it and a second find the queried key's mark, whatever the distance.\n\n"
+        "**Parity** turns this around: nothing needs to survive untouched, every bit flips the answer. A recurrent "
+        "state is a flip-flop updated each step; attention averages over positions, and the parity of a count is "
+        "hard to read from an average.\n\n"
+        "**Problem shape:** many-to-one (a sequence in, one answer out). **Baseline:** chance (1/8 values for recall, "
+        "1/2 for parity). **A fair race:** each model's learning rate and warm-up come from a sweep "
+        "(`python bench/memory_lab.py --sweep`), and the Transformer's last layer computes only the answer's position, "
+        "as an RNN reads only its last state.",
+        limits="synthetic tasks with small models and short budgets on the machine shown; wall time on a shared CPU "
+               "varies with its load, and bigger models or longer training can change the distances.",
+    )

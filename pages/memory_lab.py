@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
+from pages import _shared as kit
 from pages._memory_figures import (
     NAMES,
     accuracy_figure,
-    clipping_figures,
     grad_norm_figure,
+    lecture,
     loss_curves_figure,
     race_note,
+    show_clipping,
 )
-from pages._shared import adopt, busy, checkpoint_problem, how_it_works, show_job, start_job
+from pages._shared import adopt, busy, checkpoint_problem, show_job, start_job
 from seqcore.errors import SeqcoreError
 from seqcore.tasks import memory_lab as lab
 
 JOB, RUNS, VIEW = "memory-lab-job", "memory-lab-runs", "memory-lab-view"
+MODELS = "memory-lab-models-kept"  # run number -> (its MemoryLab holding the Transformer only, or None; card)
 TASK_NAMES = {"recall": "Recall (find a key's value)", "parity": "Parity (of a stream of bits)"}
 
 
 def start_race(cfg: lab.Config):
-    """The race of `cfg` as a background job (its results become a run of this session when it finishes)."""
-    return start_job(JOB, lambda on_progress, stop: lab.train(cfg, on_progress=on_progress, stop=stop)[0].results,
+    """The race of `cfg` as a background job: (MemoryLab, card); its results become a run of this session and its
+    Transformer can be kept when it finishes."""
+    return start_job(JOB, lambda on_progress, stop: lab.train(cfg, on_progress=on_progress, stop=stop),
                      name="memory-lab")
 
 
@@ -57,18 +63,18 @@ def train_panel() -> None:
                "budgets (`seqcore train memory`).")
     c1, c2 = st.columns(2)
     kind = c1.selectbox("Task", list(lab.KINDS), format_func=TASK_NAMES.get, key="memory-lab-task")
-    budgets = c2.multiselect("Races", list(lab.BUDGETS), default=["steps"], key="memory-lab-budgets",
+    budgets = c2.multiselect("Races", list(lab.BUDGETS), key="memory-lab-budgets",
                              format_func=lambda b: lab.BUDGETS[b].capitalize(), help="Both run one after the other")
     c1, c2 = st.columns(2)
-    steps = c1.slider("Steps per model (equal steps)", 100, 2000, 500, step=100, key="memory-lab-steps",
+    steps = c1.slider("Steps per model (equal steps)", 100, 2000, step=100, key="memory-lab-steps",
                       help="Equal-steps race: every model takes this many optimiser steps, with its own learning rate")
-    seconds = c2.slider("Seconds per model (equal wall time)", 5, 60, 20, key="memory-lab-seconds",
+    seconds = c2.slider("Seconds per model (equal wall time)", 5, 60, key="memory-lab-seconds",
                         help="Equal-wall-time race: every model trains this long; faster models take more steps")
     c1, c2 = st.columns(2)
-    longest = c1.slider("Longest distance", 5, lab.MAX_DISTANCE, 50, step=5, key="memory-lab-distance",
+    longest = c1.slider("Longest distance", 5, lab.MAX_DISTANCE, step=5, key="memory-lab-distance",
                         help="Training sequences have distances 0..this (distractors between cue and query, or bits)")
-    seed = c2.number_input("Seed", 0, 10_000, 0, key="memory-lab-seed")
-    archs = st.multiselect("Models", list(lab.ARCHS), default=list(lab.ARCHS), format_func=NAMES.get,
+    seed = c2.number_input("Seed", 0, 10_000, key="memory-lab-seed")
+    archs = st.multiselect("Models", list(lab.ARCHS), format_func=NAMES.get,
                            key="memory-lab-models")
     extra = st.text_input("Distances to test (optional)", key="memory-lab-eval",
                           placeholder=f"default: {', '.join(map(str, lab.default_distances(longest)))}",
@@ -103,11 +109,35 @@ def keep_finished_run() -> None:
     """
     result = adopt(JOB)
     if result is not None:
-        st.session_state.setdefault(RUNS, []).append(result)
-        st.session_state[VIEW] = len(st.session_state[RUNS])  # show the new run
+        trained, card = result
+        runs = st.session_state.setdefault(RUNS, [])
+        runs.append(trained.results)
+        transformer = {k: m for k, m in trained.models.items() if k == "transformer"}  # what Keep saves, no more
+        st.session_state.setdefault(MODELS, {})[len(runs)] = (replace(trained, models=transformer)
+                                                               if transformer else None, card)
+        st.session_state[VIEW] = len(runs)  # show the new run
 
 
-def show_results(res: dict, shipped: dict) -> None:
+def keep_panel(run: int, res: dict) -> None:
+    """The kit's "Keep this model" for the Transformer of a run of this session, or why there is none to keep."""
+    trained, card = st.session_state.get(MODELS, {}).get(run, (None, None))
+    if trained is None:
+        archs = res.get("config", {}).get("archs", ())
+        why = ("it trained no Transformer" if "transformer" not in archs else "this session no longer holds its "
+               "weights" if "transformer" in lab.first_run(res) else "it was stopped before the Transformer trained")
+        st.caption(f"Nothing to keep from this run: {why}, and the Transformer is the model that can be kept (it "
+                   "opens in the attention explorer). Include Transformer under Models and press Train to make one.")
+        return
+    st.caption(f"This run's Transformer ({lab.BUDGETS[res['runs'][0]['budget']]}, seed {res['seeds'][0]}; mean "
+               f"held-out accuracy {card['metrics']['mean_accuracy']:.1%} over distances "
+               f"{', '.join(map(str, res['distances']))}) can be kept on this server, to open in the attention "
+               f"explorer{'; the recurrent models are not kept' if len(lab.first_run(res)) > 1 else ''}.")
+    kit.keep_model(f"memory-lab-keep-{run}", lab.save, trained, card, f"memory-{res['kind']}-transformer",
+                   use="Choose *{name}* under Model in the attention explorer to see where its heads look")
+
+
+def show_results(res: dict, shipped: dict, run: int | None = None) -> None:
+    """A race's results: shipped (run None) or this session's run `run` (with Keep for its Transformer)."""
     if not res["runs"]:
         st.warning("This run was stopped before any model finished; there is nothing to plot.")
         return
@@ -135,6 +165,8 @@ def show_results(res: dict, shipped: dict) -> None:
         below = row["below 90% at"]  # one type per column: Arrow cannot hold ints and text together
         row["below 90% at"] = f"{below}" if below is not None else "never (in range)"
     st.dataframe(rows, hide_index=True, key="memory-lab-table")
+    if run is not None:
+        keep_panel(run, res)
     first = res["runs"][0]
     left, right = st.columns(2)
     left.plotly_chart(grad_norm_figure(res), key="memory-lab-gradnorm")
@@ -143,28 +175,32 @@ def show_results(res: dict, shipped: dict) -> None:
                "the answer's loss gradient with respect to each input embedding, averaged over 64 held-out sequences "
                "at the longest distance; dotted = the same model before training. Gaps are gradients that "
                "underflowed to exactly 0. Right: validation loss against training time.")
-    clipping = res.get("clipping")
-    if clipping:
-        st.subheader("Exploding gradients: clipping on and off")
-        on, off = clipping["runs"]["on"], clipping["runs"]["off"]
-        st.caption(f"A vanilla RNN whose recurrent weights start at spectral radius {clipping['spectral_radius']:g}, "
-                   f"trained {clipping['steps']} steps at distance {clipping['distance']} (lr {clipping['lr']:g}) "
-                   f"twice from the same weights on the same batches. Largest gradient norm: "
-                   f"{_fmt(on['max_grad_norm'])} with clipping, {_fmt(off['max_grad_norm'])} without. Held-out "
-                   f"accuracy: {on['accuracy']:.1%} with clipping, {off['accuracy']:.1%} without "
-                   f"(chance {res['chance']:.1%}).")
-        norm_fig, loss_fig = clipping_figures(clipping)
-        a, b = st.columns(2)
-        a.plotly_chart(norm_fig, key="memory-lab-clip-norm")
-        b.plotly_chart(loss_fig, key="memory-lab-clip-loss")
-
-
-def _fmt(v: float | None) -> str:
-    return "not finite" if v is None else f"{v:.3g}"
+    show_clipping(res)
 
 
 def _label(view: str | int) -> str:
     return f"Shipped: {view}" if view in lab.KINDS else f"Your run {view}"
+
+
+def _shipped_only(view: str | int) -> str:
+    """A link shows a shipped race; a run of this session is not in another's, so the link leaves it out."""
+    if view not in lab.KINDS:
+        raise ValueError("a run of this session")
+    return view
+
+
+def _distances(text: str) -> str:
+    """A link's distances text, kept as typed when the task reads it up to the link's longest distance (restored
+    just before it); Train checks the box again against the slider."""
+    if text.strip():
+        lab.parse_distances(text, max_distance=st.session_state.get("memory-lab-distance", lab.MAX_DISTANCE))
+    return text
+
+
+def _whole(text: str) -> str:
+    if len(text) > 100:  # a cut list could read as other distances: such a box stays out of the link
+        raise ValueError("too long for a link")
+    return text
 
 
 st.title("Memory lab")
@@ -173,34 +209,18 @@ st.write("How far back can a model remember? **Recall**: a key and its value, th
          "random bits, then `?`: is the number of 1s odd? A vanilla RNN, an LSTM and a small Transformer race "
          "fairly: each with its own tuned learning rate, for the same number of steps and, separately, for the same "
          "wall time. The two tasks rank the models differently.")
-how_it_works(
-    [r"h_t = \tanh(W_{hh} h_{t-1} + W_{xh} x_t + b)",
-     r"f_t = \sigma(W_f[h_{t-1}, x_t] + b_f),\; i_t = \sigma(W_i[h_{t-1}, x_t] + b_i),\; "
-     r"o_t = \sigma(W_o[h_{t-1}, x_t] + b_o)",
-     r"c_t = f_t \odot c_{t-1} + i_t \odot \tanh(W_c[h_{t-1}, x_t] + b_c),\qquad h_t = o_t \odot \tanh(c_t)",
-     r"\frac{\partial L}{\partial x_t} = \frac{\partial L}{\partial h_T}"
-     r"\prod_{k=t+1}^{T} \frac{\partial h_k}{\partial h_{k-1}} \frac{\partial h_t}{\partial x_t},\qquad "
-     r"\frac{\partial h_k}{\partial h_{k-1}} = \mathrm{diag}(1 - h_k^2)\, W_{hh}",
-     r"y_T = \sum_j \mathrm{softmax}\!\left(\frac{q_T k_j^\top}{\sqrt{d_k}}\right) v_j"],
-    "**Backpropagation through time** unrolls the recurrence and multiplies one Jacobian per step between "
-    "the input and the loss. When those factors are mostly below 1 (tanh saturates, small W_hh) the product "
-    "shrinks exponentially with distance: the gradient *vanishes* and the RNN cannot learn to keep the cue. "
-    "When they are above 1 it *explodes*; clipping rescales the gradient to a maximum norm before the step. (Our "
-    "optimiser, AdamW, already divides each step by a running gradient scale, which blunts explosions; the "
-    "clipping runs below measure how much clipping adds on top.) The LSTM's cell state "
-    "is updated additively, c_t = f_t c_{t-1} + ..., so with forget gates near 1 the gradient can flow back "
-    "almost unchanged. Attention gives the query a **direct path** to every earlier token: in recall, one head can "
-    "mark each token with the one before it and a second find the queried key's mark, whatever the distance.\n\n"
-    "**Parity** turns this around: nothing needs to survive untouched, every bit flips the answer. A recurrent "
-    "state is a flip-flop updated each step; attention averages over positions, and the parity of a count is "
-    "hard to read from an average.\n\n"
-    "**Problem shape:** many-to-one (a sequence in, one answer out). **Baseline:** chance (1/8 values for recall, "
-    "1/2 for parity). **A fair race:** each model's learning rate and warm-up come from a sweep "
-    "(`python bench/memory_lab.py --sweep`), and the Transformer's last layer computes only the answer's position, "
-    "as an RNN reads only its last state.",
-    limits="synthetic tasks with small models and short budgets on the machine shown; wall time on a shared CPU "
-           "varies with its load, and bigger models or longer training can change the distances.",
-)
+links = kit.PageLinks("memory-lab", [  # a link carries the race's settings and which shipped race is shown
+    kit.choice("task", "memory-lab-task", lab.KINDS),
+    kit.choices("races", "memory-lab-budgets", lab.BUDGETS, ["steps"]),
+    kit.number("steps", "memory-lab-steps", 100, 2000, 500, step=100),
+    kit.number("seconds", "memory-lab-seconds", 5, 60, 20),
+    kit.number("longest", "memory-lab-distance", 5, lab.MAX_DISTANCE, 50, step=5),
+    kit.number("seed", "memory-lab-seed", 0, 10_000, 0),
+    kit.choices("models", "memory-lab-models", lab.ARCHS, lab.ARCHS),
+    kit.Link("distances", "memory-lab-eval", "", _distances, _whole),
+    kit.Link("view", VIEW, lab.KINDS[0], kit.choice("view", VIEW, lab.KINDS).parse, _shipped_only)],
+    path="memory_lab")
+lecture()
 
 shipped = load_shipped()
 keep_finished_run()
@@ -211,5 +231,6 @@ if choices:
         st.session_state[VIEW] = choices[-1] if runs else choices[0]
     view = st.radio("Results", choices, key=VIEW, horizontal=True, format_func=_label)
     current = shipped[view] if view in lab.KINDS else runs[view - 1]
-    show_results(current, shipped)
+    show_results(current, shipped, None if view in lab.KINDS else view)
 train_panel()
+links.publish()

@@ -47,6 +47,16 @@ LINKS = {
               {"model": "transformer", "temperature": "0.75", "seed": "42", "length": "300", "prime": JIG},
               [("radio", "music-model", "transformer"), ("slider", "music-temperature", 0.75),
                ("number_input", "music-seed", 42), ("slider", "music-length", 300), ("text_area", "music-prime", JIG)]),
+    "memory_lab": ({"task": "Parity", "races": "seconds,steps", "steps": "320", "seconds": "10", "longest": "20",
+                    "seed": "7", "models": "lstm,transformer", "distances": "5, 10", "view": "parity"},
+                   {"task": "parity", "races": "seconds,steps", "steps": "300", "seconds": "10", "longest": "20",
+                    "seed": "7", "models": "lstm,transformer", "distances": "5, 10", "view": "parity"},
+                   [("selectbox", "memory-lab-task", "parity"), ("multiselect", "memory-lab-budgets",
+                                                                 ["seconds", "steps"]),
+                    ("slider", "memory-lab-steps", 300), ("slider", "memory-lab-seconds", 10),
+                    ("slider", "memory-lab-distance", 20), ("number_input", "memory-lab-seed", 7),
+                    ("multiselect", "memory-lab-models", ["lstm", "transformer"]),
+                    ("text_input", "memory-lab-eval", "5, 10"), ("radio", "memory-lab-view", "parity")]),
 }
 
 NUL, LONG = "x\x00y", "9" * 10_000
@@ -69,6 +79,10 @@ BAD = {
                      "model2": "translate-transformer"}),
     "music": ({"model": "yours", "temperature": "9", "seed": "-1", "length": "1e3", "prime": "K:D\x1b[2J"},
               {"model": "lstm", "temperature": f"{DEFAULT_TEMPERATURE:g}", "seed": "0", "length": "500", "prime": ""}),
+    "memory_lab": ({"task": "<script>", "races": "steps,sprint", "steps": "1e3", "seconds": "nan", "longest": "9999",
+                    "seed": "-1", "models": "gru", "distances": "5,ten\x00", "view": "2"},  # view 2: another's run
+                   {"task": "recall", "races": "steps", "steps": "500", "seconds": "20", "longest": "50", "seed": "0",
+                    "models": "rnn,lstm,transformer", "distances": "", "view": "recall"}),
 }
 
 
@@ -145,6 +159,16 @@ def test_a_too_long_text_is_cut_and_the_page_says_so():
     assert any("first 500 of the 1,200 characters of text" in c.value for c in at.caption)
 
 
+def test_memory_lab_link_checks_its_distances_against_its_longest():
+    """The distances a link carries are read as Train reads them, up to the link's own longest distance."""
+    at = open_link("memory_lab", {"longest": "20", "distances": "5,50"})
+    (message,) = link_warnings(at)
+    assert "**distances**" in message and "between 0 and 20" in message and "**longest**" not in message
+    assert at.slider(key="memory-lab-distance").value == 20 and at.text_input(key="memory-lab-eval").value == ""
+    at.text_input(key="memory-lab-eval").set_value("5," * 60).run()  # too long to keep whole: left out of the link
+    assert not at.exception and "distances" not in at.query_params and at.query_params["longest"] == "20"
+
+
 def test_bad_text_keeps_the_default_and_the_page_works():
     from seqcore.tasks.sentiment import EXAMPLES
 
@@ -161,6 +185,7 @@ CHANGES = {
     "attention": (lambda at: at.selectbox(key="attention-head").set_value(0), {"head": "0"}),
     "translation": (lambda at: at.slider(key="translation-beam").set_value(5), {"beam": "5"}),
     "music": (lambda at: at.selectbox(key="music-preset").select("Reel in G (4/4)"), {"prime": "M:4/4\nL:1/8\nK:G\n"}),
+    "memory_lab": (lambda at: at.radio(key="memory-lab-view").set_value("recall"), {"view": "recall"}),
 }
 
 
@@ -249,6 +274,10 @@ E2E = {  # page -> (link, [(keyed element, the element inside it, what it shows)
     "music": ({"model": "transformer", "temperature": "1.2", "seed": "7", "length": "300", "prime": JIG},
               [(".st-key-music-temperature", SLIDER, "1.2"), (".st-key-music-length", SLIDER, "300"),
                (".st-key-music-seed", "input", "7"), (".st-key-music-prime", "textarea", JIG)]),
+    "memory_lab": ({"task": "parity", "steps": "300", "longest": "20", "seed": "7", "view": "parity"},
+                   [(".st-key-memory-lab-task", "input", "Parity"), (".st-key-memory-lab-steps", SLIDER, "300"),
+                    (".st-key-memory-lab-distance", SLIDER, "20"), (".st-key-memory-lab-seed", "input", "7"),
+                    ("[data-testid=stCaptionContainer]", "", "Parity (of a stream of bits), seed")]),
 }
 
 
@@ -270,16 +299,17 @@ def shows(page, box: str, inner: str, value: str) -> str:
 @pytest.mark.e2e
 def test_links_in_chromium(server_url, page):
     for name, (params, expected) in E2E.items():
+        key = name.replace("_", "-")  # the URL path is the file stem; keys are `<page>-<name>` (memory_lab: memory-lab)
         goto(page, f"{server_url}/{name}?{urlencode(params)}")
-        page.locator(f".st-key-{name}-link button").first.wait_for()
+        page.locator(f".st-key-{key}-link button").first.wait_for()
         assert page.locator("[data-testid='stException']").count() == 0, name
         for box, inner, value in expected:
             got = shows(page, box, inner, value)
             assert value in got, (name, box, got)
         bar = urlsplit(page.url)
         assert {k: v[0] for k, v in parse_qs(bar.query).items()}.items() >= params.items(), (name, page.url)
-        page.locator(f".st-key-{name}-link button").first.click()
-        code = page.locator(f".st-key-{name}-link-url code").first
+        page.locator(f".st-key-{key}-link button").first.click()
+        code = page.locator(f".st-key-{key}-link-url code").first
         code.wait_for()
         assert code.inner_text().strip() == page.url, name
         page.keyboard.press("Escape")

@@ -1,5 +1,5 @@
 """End-to-end: the memory lab in a real Chromium: the shipped fair race (equal steps and equal wall time side by
-side), the parity race, then a live run stopped early."""
+side), the parity race, then a live run stopped early (and what it leaves to keep)."""
 
 import re
 
@@ -41,4 +41,6 @@ def test_memory_lab_shows_curves_and_trains_live(server_url, page):
     wait_idle(page)
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.get_by_text("stopped early").count() >= 1
+    # the run's Transformer is offered to keep, or the page says why there is none (stopped before it trained)
+    page.get_by_text(re.compile(r"Nothing to keep from this run|This run's Transformer")).first.wait_for()
     page.locator("[data-testid='stMain']").screenshot(path=str(ARTIFACTS / "memory_lab.png"))

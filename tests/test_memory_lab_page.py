@@ -145,3 +145,65 @@ def test_corrupt_or_missing_shipped_results_say_what_to_do(app, tmp_path, monkey
     (tmp_path / "memory_lab_default.json").write_text(json.dumps({"copying": {}}))  # valid JSON, wrong shape
     app.run()
     assert not app.exception and any("unreadable" in e.value for e in app.error)
+
+
+def test_a_runs_transformer_is_kept_with_one_click_and_opens_in_the_explorer(home, app):
+    """Keep (issue 18, item 5): the run's Transformer and its card go to the user registry, load back with the
+    weights the card was scored with, open in the attention explorer and are listed on the home page."""
+    from seqcore.checkpoints import as_info
+    from seqcore.tasks import memory_lab as lab
+    from seqcore.tasks.attention_maths import run_model
+    from seqcore.tasks.probe import transformer_checkpoints
+    from tests.conftest import make_app
+
+    at = open_page("memory_lab", app)
+    at.slider(key="memory-lab-distance").set_value(10).run()
+    at.slider(key="memory-lab-steps").set_value(100).run()
+    at.multiselect(key="memory-lab-models").set_value(["rnn", "transformer"]).run()
+    at.button(key="memory-lab-train").click().run()
+    job = at.session_state["memory-lab-job"]
+    assert job.wait(90) and job.error is None, job.error
+    at.run()
+    assert not at.exception, at.exception
+    assert "view" not in at.query_params and at.query_params["models"] == "rnn,transformer"  # a run is not linked
+    assert any(c.value.startswith("This run's Transformer") and "recurrent models are not kept" in c.value
+               for c in at.caption)
+    at.button(key="memory-lab-keep-1").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (weights,) = (home / "checkpoints").glob("*.safetensors")
+    name = weights.stem
+    assert name == "memory-recall-transformer" and (home / "checkpoints" / f"{name}.json").exists()
+    assert any(s.value.startswith(f"Kept as **{name}**") and "attention explorer" in s.value for s in at.success)
+    assert "memory-lab-keep-1" not in [b.key for b in at.button]  # kept once, not twice
+
+    kept, card = lab.load(name)  # what the explorer and `seqcore info` read: the file alone
+    assert list(kept.models) == ["transformer"] and kept.distances == (5, 10) and kept.task.max_distance == 10
+    run = at.session_state["memory-lab-runs"][0]
+    assert card["metrics"]["accuracy"] == dict(zip(["5", "10"], lab.first_run(run)["transformer"]["accuracy"],
+                                                   strict=True))
+    assert lab.evaluate(kept)["accuracy"]["transformer"] == card["metrics"]["accuracy"]  # the weights it was scored on
+    info = as_info(name, lab.TASK)
+    assert name in [c.name for c in transformer_checkpoints()]
+    probe = lab.attention_probe(info)
+    maps = run_model(probe).self_attention  # what the explorer draws: per layer (heads, T, T)
+    assert maps and all(m.shape[1:] == (len(probe.tokens),) * 2 for m in maps)
+
+    explorer = open_page("attention")
+    options = explorer.selectbox(key="attention-model").options
+    explorer.selectbox(key="attention-model").set_value(next(i for i, o in enumerate(options) if o.startswith(name)))
+    explorer.radio(key="attention-source").set_value("The model's own example").run()
+    assert not explorer.exception and not explorer.error, [e.value for e in explorer.error]
+    assert explorer.query_params["model"] == name
+
+    front = make_app()  # the home page of a new session lists it (with Delete)
+    front.run()
+    assert not front.exception and f"`{name}` (transformer)" in [m.value for m in front.markdown]
+    assert front.button(key=f"home-delete-{name}")
+
+    at.multiselect(key="memory-lab-models").set_value(["rnn"]).run()  # a run without a Transformer says why
+    at.button(key="memory-lab-train").click().run()
+    assert at.session_state["memory-lab-job"].wait(90)
+    at.run()
+    assert at.radio(key="memory-lab-view").value == 2
+    assert any("Nothing to keep from this run: it trained no Transformer" in c.value for c in at.caption)
+    assert "memory-lab-keep-2" not in [b.key for b in at.button]
