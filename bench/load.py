@@ -3,18 +3,22 @@
 One `streamlit run` server (started as bench/pages.py starts it, or an existing one with --url), one headless
 Chromium (Debian's) driven by Playwright's async API, N browser contexts = N independent Streamlit sessions
 running at the same time. Each session visits every page, starting at a different page (session i starts at
-page i mod 6, so the pages are mixed as in a class), and on each page does its main action once per round:
+page i mod 7, so the pages are mixed as in a class), and on each page does its main action once per round:
 
   forecast    what-if shock +1% (re-forecast with the shared weights)
   music       generate a tune with a new seed (500 chars, LSTM)
   sentiment   predict a new review (Ctrl+Enter)
   captioning  new scene -> captions
+  translation a new Chinese sentence -> both models' translations (beam 4) and the alignment
   attention   new input text -> step-through
   memory lab  view: open the page until its shipped run's accuracy chart is drawn (its only other action
               is training, which this benchmark leaves out)
 
 An action's latency runs from the click / key press to the rerun it caused finishing and its result element
-being visible (as bench/pages.py measures it). Sessions act back to back with no think time unless --think:
+being visible. The end of the rerun is read from the websocket (Streamlit's own protobuf messages: the
+server's script_finished for a rerun the page requested after the action), not from the app's script-state
+attribute, which a starved browser can skip over (see Frames); a step that fails reports what went over the
+websocket since it started. Sessions act back to back with no think time unless --think:
 a worst case for the server, since a person reads a result before the next click.
 
 Errors (must be 0): exception elements (`stException`), `st.error` boxes, timeouts (--timeout per step) and
@@ -55,8 +59,9 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._frames import Frames  # noqa: E402
 from bench._report import markdown_table, write_section  # noqa: E402
-from bench.pages import CHROMIUM, IDLE, WATCH, Server, pages  # noqa: E402
+from bench.pages import CHROMIUM, IDLE, Server, pages  # noqa: E402
 
 TARGET_P50_S = 2.0
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -230,17 +235,26 @@ class Step:
     path: str  # URL path of the page
     label: str  # the main action, for the tables
     ready: str  # selector of the element that means the page has drawn its main content
-    action: Callable[..., Awaitable[float]] | None  # (pg, n, timeout_ms) -> seconds; None: opening is the action
+    action: Callable[..., Awaitable[float]] | None  # (pg, frames, n, timeout_ms) -> s; None: opening is the action
 
 
-async def timed(pg, act: Callable[[], Awaitable], result: str, timeout_ms: float) -> float:
-    """Seconds from act() to the rerun it caused finishing and `result` being visible (bench/pages.py's clock)."""
+async def settle(pg, frames: Frames, t0: float, timeout_ms: float) -> None:
+    """Wait for the rerun requested at or after t0 to finish (the websocket's script_finished), then for the
+    frontend to be idle again, by which time it has drawn the whole run."""
+    deadline = t0 + timeout_ms / 1000
+    while not frames.finished_since(t0):
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"no finished rerun within {timeout_ms / 1000:g} s" + frames.since(t0))
+        await asyncio.sleep(0.02)
     await pg.wait_for_selector(IDLE, timeout=timeout_ms)
-    await pg.evaluate(WATCH)
+
+
+async def timed(pg, frames: Frames, act: Callable[[], Awaitable], result: str, timeout_ms: float) -> float:
+    """Seconds from act() to the rerun it caused finishing and `result` being visible."""
+    await pg.wait_for_selector(IDLE, timeout=timeout_ms)
     t0 = time.perf_counter()
     await act()
-    # 50 ms polling, not 10: with 20 sessions, fast polling in 20 pages is itself load on 2 cores
-    await pg.wait_for_function("() => window.__bench && window.__bench.done", polling=50, timeout=timeout_ms)
+    await settle(pg, frames, t0, timeout_ms)
     await pg.locator(result).first.wait_for(state="visible", timeout=timeout_ms)
     return time.perf_counter() - t0
 
@@ -249,38 +263,43 @@ def steps(only: list[str] | None = None) -> list[Step]:
     ready = {path: sel for path, _, sel in pages()}
     weights = ready["attention"]
 
-    async def forecast(pg, n, t):
+    async def forecast(pg, fr, n, t):
         await pg.locator(".st-key-forecast-shock input[type='range']").focus()
-        return await timed(pg, lambda: pg.keyboard.press("ArrowRight"), ".st-key-forecast-whatif-chart .main-svg", t)
+        return await timed(pg, fr, lambda: pg.keyboard.press("ArrowRight"), ".st-key-forecast-whatif-chart .main-svg",
+                           t)
 
-    async def music(pg, n, t):
-        box = pg.locator(".st-key-music_seed input")
+    async def music(pg, fr, n, t):
+        box = pg.locator(".st-key-music-seed input")
         await box.fill(str(1000 + n))
-        await box.press("Enter")
-        await asyncio.sleep(0.3)  # let the seed's rerun start before waiting for the idle state
-        await pg.wait_for_selector(IDLE, timeout=t)
-        return await timed(pg, pg.locator(".st-key-music_generate button").click, "[data-testid='stAudio']", t)
+        await timed(pg, fr, lambda: box.press("Enter"), ".st-key-music-generate button", t)  # the seed's rerun
+        return await timed(pg, fr, pg.locator(".st-key-music-generate button").click, "[data-testid='stAudio']", t)
 
-    async def sentiment(pg, n, t):
+    async def sentiment(pg, fr, n, t):
         box = pg.locator(".st-key-sentiment-text-0 textarea")
         await box.fill(f"Review {n}: a moving film with a superb cast, though the ending dragged a little.")
-        return await timed(pg, lambda: box.press("Control+Enter"),
+        return await timed(pg, fr, lambda: box.press("Control+Enter"),
                            ".st-key-sentiment-result [data-testid='stDataFrame']", t)
 
-    async def caption(pg, n, t):
-        return await timed(pg, pg.locator(".st-key-captioning-new button").click,
+    async def caption(pg, fr, n, t):
+        return await timed(pg, fr, pg.locator(".st-key-captioning-new button").click,
                            ".st-key-captioning-overlay-lstm img", t)
 
-    async def attention(pg, n, t):
+    async def translation(pg, fr, n, t):
+        box = pg.locator(".st-key-translation-text-0 textarea")
+        await box.fill(f"我有{n % 97 + 2}个朋友。")
+        return await timed(pg, fr, lambda: box.press("Control+Enter"), ready["translation"], t)
+
+    async def attention(pg, fr, n, t):
         box = pg.locator(".st-key-attention-text input")
         await box.fill(f"the cat sat on mat {n}")
-        return await timed(pg, lambda: box.press("Enter"), weights, t)
+        return await timed(pg, fr, lambda: box.press("Enter"), weights, t)
 
     out = [
         Step("forecast", "forecast: what-if shock +1%", ready["forecast"], forecast),
         Step("music", "music: generate (new seed)", ready["music"], music),
         Step("sentiment", "sentiment: predict a new review", ready["sentiment"], sentiment),
         Step("captioning", "captioning: new scene", ready["captioning"], caption),
+        Step("translation", "translation: new sentence", ready["translation"], translation),
         Step("attention", "attention: new input text", ready["attention"], attention),
         Step("memory_lab", "memory lab: view the shipped run", ready["memory_lab"], None),
     ]
@@ -302,6 +321,7 @@ async def run_session(browser, url: str, i: int, plan: list[Step], rounds: int, 
         ctx, pg = await new_page(browser, timeout_ms)
     else:
         pg = await ctx.new_page()
+    frames = Frames(pg)
     js_errors: list[str] = []
     pg.on("pageerror", lambda e: js_errors.append(str(e)))
     k = i % len(plan)
@@ -315,22 +335,28 @@ async def run_session(browser, url: str, i: int, plan: list[Step], rounds: int, 
                     # the sidebar link, as a person moves between pages: a client-side page switch over the same
                     # websocket; goto() would reload Streamlit's whole JavaScript app for every page
                     link = pg.locator(f"[data-testid='stSidebarNav'] a[href$='/{step.path}']")
-                    if await link.count():
+                    if pg.url.split("?")[0].rstrip("/").endswith(f"/{step.path}"):  # one page in the plan: stay
+                        t0 = 0.0  # the rerun that drew it has finished
+                    elif await link.count():
                         await link.first.click()
                     else:
                         await pg.goto(f"{url}/{step.path}", timeout=timeout_ms)
+                    await settle(pg, frames, t0, timeout_ms)
                     await pg.locator(step.ready).first.wait_for(state="visible", timeout=timeout_ms)
-                    await pg.wait_for_selector(IDLE, timeout=timeout_ms)
                     opened = time.perf_counter() - t0
-                    if step.action is None:
+                    if not t0:
+                        pass
+                    elif step.action is None:
                         samples.append(Sample(i, step.path, "action", opened))
                     else:
                         samples.append(Sample(i, step.path, "open", opened))
-                        samples.append(Sample(i, step.path, "action", await step.action(pg, n, timeout_ms)))
+                    if step.action is not None:
+                        samples.append(Sample(i, step.path, "action", await step.action(pg, frames, n, timeout_ms)))
                     failures += [Failure(i, step.path, e[:300]) for e in await pg.evaluate(ERRORS_JS)]
                 except Exception as e:  # a timeout or a closed page is an error of this step, not of the run
                     first = (str(e).splitlines() or [""])[0]
-                    failures.append(Failure(i, step.path, f"{type(e).__name__}: {first[:200]}{await states(pg)}"))
+                    seen = "" if "[websocket since" in first else frames.since(t0)
+                    failures.append(Failure(i, step.path, f"{type(e).__name__}: {first[:400]}{await states(pg)}{seen}"))
                 failures += [Failure(i, step.path, f"JavaScript: {e[:200]}") for e in js_errors]
                 js_errors.clear()
                 if think:

@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._frames import Frames, frames_of  # noqa: E402
 from bench._report import markdown_table, write_section  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -129,27 +130,23 @@ class Server:
 
 # ---- browser -----------------------------------------------------------------------------
 
-WATCH = """() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  const b = window.__bench = {saw: false, done: false};
-  if (window.__benchObs) window.__benchObs.disconnect();
-  const check = (recs) => {
-    for (const r of recs) if (r.oldValue === 'running') b.saw = true;
-    const cur = app.getAttribute('data-test-script-state');
-    if (cur === 'running') b.saw = true;
-    if (b.saw && cur === 'notRunning') b.done = true;
-  };
-  window.__benchObs = new MutationObserver(check);
-  window.__benchObs.observe(app, {attributes: true, attributeOldValue: true,
-                                  attributeFilter: ['data-test-script-state']});
-}"""
-
-
 def new_page(browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
     pg.set_default_timeout(180_000)
+    Frames(pg)  # before the first navigation opens the websocket
     return ctx, pg
+
+
+def finished(pg, t0: float, timeout_s: float = 180) -> None:
+    """Wait for the rerun the page requested at or after t0 to finish (the server's script_finished), then for
+    the frontend to be idle again (see bench/_frames.py: the script-state attribute alone can miss a rerun)."""
+    frames = frames_of(pg)
+    while not frames.finished_since(t0):
+        if time.perf_counter() - t0 > timeout_s:
+            raise TimeoutError(f"no finished rerun within {timeout_s:g} s" + frames.since(t0))
+        pg.wait_for_timeout(10)  # lets Playwright deliver the frame events
+    pg.wait_for_selector(IDLE)
 
 
 def first_render(browser, url: str, path: str, selector: str) -> float:
@@ -157,8 +154,8 @@ def first_render(browser, url: str, path: str, selector: str) -> float:
     try:
         t0 = time.perf_counter()
         pg.goto(f"{url}/{path}")
+        finished(pg, t0)
         pg.locator(selector).first.wait_for(state="visible")
-        pg.wait_for_selector(IDLE)
         return time.perf_counter() - t0
     finally:
         ctx.close()
@@ -167,17 +164,11 @@ def first_render(browser, url: str, path: str, selector: str) -> float:
 def timed_action(pg, act: Callable[[], None], result: str) -> float:
     """Seconds from act() (a click or key press) to the rerun it caused finishing and `result` being visible."""
     pg.wait_for_selector(IDLE)
-    pg.evaluate(WATCH)
     t0 = time.perf_counter()
     act()
-    pg.wait_for_function("() => window.__bench && window.__bench.done", polling=10, timeout=180_000)
+    finished(pg, t0)
     pg.locator(result).first.wait_for(state="visible")
     return time.perf_counter() - t0
-
-
-def idle(pg) -> None:
-    time.sleep(0.3)  # let a just-triggered rerun start before waiting for the idle state
-    pg.wait_for_selector(IDLE)
 
 
 # One entry per main action: (label, page path, setup(pg), run(pg, i) -> seconds)
@@ -196,9 +187,8 @@ def actions(stem: str) -> list[tuple[str, str, Callable]]:
     def music_generate(pg, i):
         box = pg.locator(".st-key-music-seed input")
         box.fill(str(100 + i))
-        box.press("Enter")
-        idle(pg)
         button = pg.locator(".st-key-music-generate button")
+        timed_action(pg, lambda: box.press("Enter"), ".st-key-music-generate button")  # the new seed's rerun
         return timed_action(pg, button.click, "[data-testid='stAudio']")
 
     def sentiment_predict(pg, i):
@@ -376,9 +366,10 @@ def main() -> None:
         "`python scripts/app_server.py` (as `make run` and `make serve` start it: `streamlit run app.py` after "
         "importing seqcore's task and data modules, so torch is loaded before the server answers its health "
         "check) on a free loopback port, driven by Playwright with Debian's `/usr/bin/chromium` "
-        "(headless, the flags of tests/conftest.py), viewport 1400x1000. A page has rendered when its main element "
-        "is visible and `data-test-script-state` is `notRunning`; an action is done when the rerun it started has "
-        "finished (watched with a MutationObserver on that attribute) and its result element is visible. "
+        "(headless, the flags of tests/conftest.py), viewport 1400x1000. A page has rendered, and an action is "
+        "done, when the server has sent `script_finished` for the rerun the page requested (read from the "
+        "websocket with Streamlit's protobufs), the app is idle (`data-test-script-state` = `notRunning`) and the "
+        "page's main (result) element is visible. "
         f"'fresh server' = a new server per run, so the page's model loading and Streamlit's first-session work "
         "count (the start-up row times the server from launch to a healthy /_stcore/health); "
         f"warm rows are medians of {args.repeats} runs, each in a new browser session (first render) or with a "

@@ -107,9 +107,24 @@ def zip_bytes(save, model, card: dict, name: str) -> bytes:
     return buf.getvalue()
 
 
+# Parsed cards by path, kept while the file's (inode, mtime, size) is unchanged. Pages list the registry several times
+# per rerun and the shipped cards hold training curves and vocabularies (about 1.7 MB of JSON in all): parsing
+# them on every rerun cost more than most page scripts themselves.
+_CARDS: dict[Path, tuple[tuple[int, int, int], dict]] = {}
+_CARDS_LOCK = threading.Lock()
+
+
 def read_card(stem: str | Path) -> dict:
+    """STEM.json as a dict (CheckpointError if missing, corrupt or incomplete). The top level is a fresh copy per
+    call, so `card["metrics"] = ...` is safe; nested values are shared with the cache: copy them before changing."""
     path = Path(stem).with_suffix(".json")
     try:
+        st = path.stat()
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)  # a rewrite by rename has a new inode
+        with _CARDS_LOCK:
+            cached = _CARDS.get(path)
+        if cached is not None and cached[0] == key:
+            return dict(cached[1])
         card = json.loads(path.read_text())
     except FileNotFoundError:
         raise CheckpointError(f"no model card at {path}") from None
@@ -117,7 +132,9 @@ def read_card(stem: str | Path) -> dict:
         raise CheckpointError(f"model card {path.name} is corrupt ({e}); retrain or restore it") from None
     if not isinstance(card, dict) or any(k not in card for k in REQUIRED_CARD_KEYS):
         raise CheckpointError(f"model card {path.name} lacks task/arch/config; retrain or restore it")
-    return card
+    with _CARDS_LOCK:
+        _CARDS[path] = (key, card)
+    return dict(card)
 
 
 def load_checkpoint(stem: str | Path) -> tuple[dict[str, torch.Tensor], dict]:

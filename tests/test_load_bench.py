@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -111,11 +112,58 @@ def test_home_lists_loaded_models_with_their_weight_hash():
         assert shown[info.name] == weights_sha256(S.load(info)[0].net)
 
 
-# Slow, so not in `make test`: on CI's shared e2e server one "New scene" click in a 2-session run once never
-# started its rerun (the same intermittent lost click bench/load.py once reported at 10 sessions; not diagnosed,
-# see the issue note). Run it with `pytest -m slow tests/test_load_bench.py`.
-@pytest.mark.slow
-@pytest.mark.e2e
+def test_frames_stop_the_clock_on_the_servers_script_finished():
+    """The clock bench/load.py and bench/pages.py stop: a full-run script_finished after a rerun the page asked
+    for at or after the action, whatever the page rendered (a starved browser can batch a fast rerun's
+    "running" and "finished" into one render, so the script-state attribute never shows it: the lost click)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    from bench._frames import Frames
+
+    class Page:  # what Frames needs of a Playwright page: on("websocket", handler)
+        def on(self, event, handler):
+            self.handler = handler
+
+    class Socket:
+        url = "ws://127.0.0.1:1/_stcore/stream"
+
+        def on(self, event, handler):
+            setattr(self, event, handler)
+
+    pg, ws = Page(), Socket()
+    frames = Frames(pg)
+    pg.handler(ws)
+    rerun = BackMsg()
+    rerun.rerun_script.page_script_hash = "x"
+    status = ForwardMsg()
+    status.session_status_changed.script_is_running = True
+    done, early, fragment = ForwardMsg(), ForwardMsg(), ForwardMsg()
+    done.script_finished = ForwardMsg.FINISHED_SUCCESSFULLY
+    early.script_finished = ForwardMsg.FINISHED_EARLY_FOR_RERUN
+    fragment.script_finished = ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+
+    ws.framereceived(done.SerializeToString())  # an earlier run's end: not this action's
+    t0 = time.perf_counter()
+    assert not frames.finished_since(t0)
+    ws.framereceived(fragment.SerializeToString())  # a progress fragment's run is not the rerun asked for
+    ws.framereceived("text frame")  # not a Streamlit message: ignored
+    assert not frames.finished_since(t0) and "nothing" not in frames.since(t0)
+    ws.framesent(rerun.SerializeToString())
+    ws.framereceived(status.SerializeToString())
+    ws.framereceived(early.SerializeToString())  # interrupted by a newer rerun: not finished yet
+    assert not frames.finished_since(t0)
+    ws.framereceived(done.SerializeToString())
+    assert frames.finished_since(t0)
+    said = frames.since(t0)
+    assert "sent rerun_script" in said and "session_status_changed(running)" in said
+    assert "script_finished(FINISHED_SUCCESSFULLY)" in said
+    assert frames.since(time.perf_counter() + 1).endswith("nothing]")
+
+
+# In `make test`: two sessions act at once on the e2e server. Its once-lost "New scene" click (also seen by
+# bench/load.py at 10 sessions) was the old clock missing a rerun the starved browser never showed as
+# running (see test_frames_stop_the_clock_on_the_servers_script_finished); the clock now reads the websocket.
 def test_load_bench_two_sessions_smoke(server_url, tmp_path):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing (make browser)")
