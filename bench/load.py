@@ -216,14 +216,18 @@ def sweep_rows(results: list[PointResult], p50: float, p95: float | None = None)
 
 
 def page_rows(results: list[PointResult], labels: dict[str, str]) -> list[dict]:
-    """One row per page: p50 / p95 of its main action at each session count."""
+    """One row per page: p50 / p95 of its main action at each session count (a count run again, as in
+    --sessions 10,10,10, gets a column per run)."""
     rows = []
-    summaries = [(r.sessions, latency_summary(r.samples)) for r in results]
+    counts = [r.sessions for r in results]
+    heads = [f"{n} sessions" + (f" (run {counts[:k + 1].count(n)})" if counts.count(n) > 1 else "")
+             for k, n in enumerate(counts)]
+    summaries = [(h, latency_summary(r.samples)) for h, r in zip(heads, results, strict=True)]
     for page, label in [*labels.items(), ("all", "all pages")]:
         row = {"main action": label}
-        for n, s in summaries:
+        for head, s in summaries:
             v = s.get(page)
-            row[f"{n} sessions: p50 / p95 s"] = f"{v['p50']:.2f} / {v['p95']:.2f}" if v else "-"
+            row[f"{head}: p50 / p95 s"] = f"{v['p50']:.2f} / {v['p95']:.2f}" if v else "-"
         rows.append(row)
     return rows
 
@@ -564,7 +568,8 @@ def report(results: list[PointResult], args, plan: list[Step], load_start, load_
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sessions", default="10", help="concurrent sessions; a comma list sweeps: 1,5,10,20")
+    ap.add_argument("--sessions", default="10",
+                    help="concurrent sessions; a comma list sweeps (1,5,10,20) or repeats a count (10,10,10)")
     ap.add_argument("--rounds", type=int, default=1, help="visits of every page per session")
     ap.add_argument("--think", type=float, default=0.0, help="seconds a session waits between steps")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds one step may take before it is an error")
