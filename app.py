@@ -39,7 +39,7 @@ HEADLINES = {
     "caption": ("bleu4", None, "BLEU-4"),
     "translate": ("bleu", "baseline_translation_memory_bleu", "BLEU, beam 4 (baseline: translation memory)"),
     "attention": ("test_bits_per_char", "baseline_bigram_bits_per_char", "bits/char (baseline: bigram)"),
-    "memory": ("accuracy", "chance", "recall accuracy (baseline: chance)"),
+    "memory": ("mean_accuracy", "chance", "mean accuracy over its distances (baseline: chance)"),
 }
 # task -> other held-out figures, in order, for cards without the headline (models trained on a page)
 FALLBACKS = {

@@ -67,3 +67,18 @@ def test_a_bad_quota_setting_is_said_on_the_home_page(home, monkeypatch):
     at = make_app()
     at.run()
     assert not at.exception and any("SEQCORE_MAX_USER_MB='lots'" in e.value for e in at.error)
+
+
+def test_every_default_model_shows_a_held_out_figure(app):
+    """The Default models table: each shipped checkpoint with its card's headline figure (a memory card's
+    `accuracy` is a per-distance dict, so its headline is the mean over distances, beside chance)."""
+    from seqcore.checkpoints import list_checkpoints
+
+    app.run()
+    (table,) = [t for t in app.dataframe if "held-out metric" in t.value.columns]
+    rows = table.value.to_dict("records")
+    assert {r["name"] for r in rows} == {c.name for c in list_checkpoints() if c.source == "shipped"}
+    missing = [r["name"] for r in rows if not r["held-out metric"] or r["value"] is None or r["value"] != r["value"]]
+    assert not missing, missing
+    memory = [r for r in rows if r["task"] == "memory"]
+    assert memory and all(0 <= r["baseline"] < r["value"] <= 1 for r in memory), memory
