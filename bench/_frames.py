@@ -45,6 +45,8 @@ class Frames:
             kind += "(running)" if msg.session_status_changed.script_is_running else "(idle)"
         elif kind == "script_finished":
             kind += f"({ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)})"
+        elif kind == "rerun_script" and msg.rerun_script.fragment_id:  # a progress fragment's timer, not the user
+            kind += "(fragment)"
         self.log.append((time.perf_counter(), way, kind))
 
     def finished_since(self, t0: float) -> bool:

@@ -145,6 +145,11 @@ def test_frames_stop_the_clock_on_the_servers_script_finished():
 
     ws.framereceived(done.SerializeToString())  # an earlier run's end: not this action's
     t0 = time.perf_counter()
+    timer = BackMsg()
+    timer.rerun_script.fragment_id = "progress"
+    ws.framesent(timer.SerializeToString())  # a fragment's run_every timer asks for no full rerun
+    ws.framereceived(done.SerializeToString())
+    assert not frames.finished_since(t0)
     assert not frames.finished_since(t0)
     ws.framereceived(fragment.SerializeToString())  # a progress fragment's run is not the rerun asked for
     ws.framereceived("text frame")  # not a Streamlit message: ignored
@@ -156,7 +161,8 @@ def test_frames_stop_the_clock_on_the_servers_script_finished():
     ws.framereceived(done.SerializeToString())
     assert frames.finished_since(t0)
     said = frames.since(t0)
-    assert "sent rerun_script" in said and "session_status_changed(running)" in said
+    assert "sent rerun_script(fragment)" in said and "sent rerun_script," in said
+    assert "session_status_changed(running)" in said
     assert "script_finished(FINISHED_SUCCESSFULLY)" in said
     assert frames.since(time.perf_counter() + 1).endswith("nothing]")
 
