@@ -132,6 +132,21 @@ def test_mask_classes_match_single_character_checks(corpus):
     assert checked > 300
 
 
+def test_rejected_characters_leave_nothing_behind():
+    """allows() rejects by raising one shared Violation; its traceback chain (frames holding tracker copies)
+    must not grow with every rejection, or a server generating tunes grows without bound (bench/soak.py)."""
+    import gc
+
+    from seqcore.tasks import music_meter
+
+    t = BarTracker(JIG + "A|dfa a")  # mid-bar: a bar line does not fit
+    rejected = [c for c in "|]:" * 400 if not t.allows(c)]
+    assert len(rejected) > 1000
+    assert music_meter._VIOLATION.__traceback__ is None
+    gc.collect()
+    assert sum(isinstance(o, BarTracker) for o in gc.get_objects()) < 10
+
+
 # ---- constrained decoding with the shipped default model ---------------------------------------
 
 def _wrong_inner_bars(abc: str) -> list[int]:

@@ -146,6 +146,10 @@ class BarTracker:
         try:
             t.push(c)
         except Violation:
+            # Every raise of the one shared instance prepends its frames to the instance's __traceback__: without
+            # this the chain, and the tracker copies its frames hold, grew by every character a meter-aware
+            # generation rejected (~2,000 frames a tune) for the life of the server (found by bench/soak.py)
+            _VIOLATION.__traceback__ = None
             return False
         return True
 
