@@ -76,6 +76,15 @@ def test_broken_abc_keeps_the_longest_part_that_parses():
     assert with_header("abc|").startswith("X:1\nK:C\n")
 
 
+def test_a_key_abc2midi_cannot_read_is_played_in_c():
+    """The default LSTM began its tune for seed 18000 so; abc2midi read nothing of it and the page played nothing."""
+    tune = "M:3/4\nL:1/8\nK:^G\n| B2 (dB) (AG) | F3 F G2 | ((3ABA) GE D2 |\n"
+    parsed = parse_abc(tune)
+    assert parsed.message == "K:^G is not a key: played in C" and parsed.usable_share == 1.0
+    assert [n.pitch for n in parsed.notes] == [n.pitch for n in parse_abc(tune.replace("K:^G", "K:C")).notes]
+    assert len(parsed.notes) == 14
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet="ABCDEFGabcdefgz|:[]()/,'^_=~{}!\"<>-0123456789MLK \n", max_size=120))
 def test_parse_and_bar_check_never_raise(text):

@@ -112,6 +112,12 @@ def parse_abc(abc: str) -> ParsedTune:
     notes, midi = _try(text)
     if notes:
         return ParsedTune(notes, total, total, "", midi)
+    text, in_c = _key_or_c(text)
+    if in_c:
+        notes, midi = _try(text)
+        if notes:
+            return ParsedTune(notes, total, total, in_c, midi)
+        in_c += "; "
     lines = text.rstrip("\n").split("\n")
     # Drop trailing lines, halving the step: a broken ending usually spoils only the last lines.
     keep = len(lines) - 1
@@ -120,10 +126,20 @@ def parse_abc(abc: str) -> ParsedTune:
         notes, midi = _try(prefix)
         if notes:
             dropped = len(lines) - keep
-            return ParsedTune(notes, len(prefix), total, f"dropped the last {dropped} line(s), which did not parse",
-                              midi)
+            return ParsedTune(notes, min(len(prefix), total), total,
+                              f"{in_c}dropped the last {dropped} line(s), which did not parse", midi)
         keep -= max(1, keep // 4)
     return ParsedTune([], 0, total, "no playable notes: this does not read as ABC notation")
+
+
+def _key_or_c(text: str) -> tuple[str, str]:
+    """(text, "") or, when abc2midi cannot read the key of its first K: field, (the text with that key replaced by
+    C, a note saying so). abc2midi reads nothing of a tune whose first K: names no key, however good the notes after
+    it: the default LSTM wrote "K:^G" for seed 18000 (found by bench/soak.py: the music page played nothing)."""
+    key = re.search(r"^K:(.*)$", text, re.M)
+    if key is None or key.group(1).strip() == "C" or _try(text[:key.end()] + "\nC|\n")[0]:
+        return text, ""
+    return text[:key.start(1)] + "C" + text[key.end(1):], f"K:{key.group(1).strip()} is not a key: played in C"
 
 
 # ---- the bar-length check ----------------------------------------------------------------
