@@ -52,8 +52,8 @@ def upload_too_big(upload, limit_mb: int, then: str = "") -> bool:
     """
     if upload.size <= limit_mb * 1024 * 1024:
         return False
-    st.error(f"{upload.name} is {upload.size / 2**20:.1f} MB; this box takes files up to {limit_mb} MB: upload a "
-             f"smaller file. {then}".strip())
+    st.error(f"{inert(upload.name)} is {upload.size / 2**20:.1f} MB; this box takes files up to {limit_mb} MB: "
+             f"upload a smaller file. {then}".strip())
     return True
 
 
@@ -487,6 +487,12 @@ def _quote(value: str, limit: int = 40) -> str:
 
 def _inert(message: str) -> str:
     return re.sub(r"([\\`*_\[\]<>$~|#])", r"\\\1", message)
+
+
+def inert(text: str) -> str:
+    """Text a user typed (or a model's output, which can echo it) for st.markdown / st.error: Markdown, HTML tags and
+    LaTeX in it are shown as typed, never rendered."""
+    return _inert(text)
 
 
 def _listing(options: list, label: Callable[[Any], str], most: int = 8) -> str:

@@ -99,7 +99,7 @@ with left:
             try:
                 image, notes = C.preprocess_upload(upload.getvalue(), upload.name)
             except SeqcoreError as e:
-                st.error(str(e))
+                st.error(kit.inert(str(e)))  # it names the file as the user's browser sent it
         st.warning("The models only know these synthetic scenes: a photo gets a guess in their small "
                    "vocabulary, shown anyway.")
     for note in notes:

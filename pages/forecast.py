@@ -61,10 +61,10 @@ def choose_series() -> PriceSeries:
         try:
             s = read_csv_series(up.getvalue(), date_column=date_col, column=value_col or None, name=value_col or None)
         except SeqcoreError as e:
-            st.error(f"{up.name}: {e}. {fallback}")
+            st.error(f"{kit.inert(f'{up.name}: {e}')}. {fallback}")  # inert: the name and columns are the user's
             return goog
         for note in s.notes:
-            st.warning(f"{up.name}: {note}.")
+            st.warning(f"{kit.inert(f'{up.name}: {note}')}.")
         return s
     c1, c2, c3, c4 = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
     ticker = c1.text_input("Ticker", max_chars=15, key="forecast-ticker")
@@ -75,12 +75,12 @@ def choose_series() -> PriceSeries:
             st.session_state[LIVE] = live.fetch_prices(ticker, period, interval)
         except SeqcoreError as e:
             st.session_state.pop(LIVE, None)
-            st.error(f"{e} {fallback}")
+            st.error(f"{kit.inert(str(e))} {fallback}")  # it quotes the ticker as typed
             return goog
     s = st.session_state.get(LIVE)
     if s is None:
-        st.info(f"Press Fetch to download {ticker.strip().upper() or 'a ticker'} (cached on disk for an hour). "
-                f"{fallback}")
+        st.info(f"Press Fetch to download {kit.inert(ticker.strip().upper()) or 'a ticker'} (cached on disk for an "
+                f"hour). {fallback}")
         return goog
     st.caption(f"{s.name}: {len(s)} rows, {s.dates[0].date()}..{s.dates[-1].date()}, source: {s.source}")
     for note in s.notes:

@@ -85,7 +85,7 @@ def train_panel() -> None:
         try:
             cfg = lab.page_config(longest, budgets, steps, seconds, seed, archs, extra, clip, kind=kind)
         except SeqcoreError as e:
-            st.error(f"{e}. Change the inputs above and press Train again.")
+            st.error(f"{kit.inert(str(e))}. Change the inputs above and press Train again.")  # e quotes the input
         else:
             start_race(cfg)
     if busy(JOB):  # the 1 s fragment only while a run is live, not on every idle tab

@@ -158,6 +158,8 @@ with tab_batch:
     if mode == "Paste lines":
         pasted = st.text_area("One review per line", key="sentiment-batch-lines", height=140)
         batch_texts = [line.strip() for line in pasted.splitlines() if line.strip()]
+        if not batch_texts:  # an empty or blank box: say what it is for rather than show nothing
+            st.info("Paste reviews here, one per line, to predict them all at once.")
     else:
         up = st.file_uploader("CSV with a text column", type=["csv"], key="sentiment-batch-file", max_upload_size=5)
         column = st.text_input("Text column", value="text", key="sentiment-batch-col")
@@ -165,7 +167,7 @@ with tab_batch:
             try:
                 batch_texts = S.texts_from_csv(up, column)
             except SeqcoreError as e:
-                st.error(f"{up.name}: {e}.")
+                st.error(kit.inert(f"{up.name}: {e}") + ".")  # the file's name and the column are the user's
     if len(batch_texts) > MAX_BATCH:
         st.warning(f"{len(batch_texts)} rows: predicting the first {MAX_BATCH}.")
         batch_texts = batch_texts[:MAX_BATCH]

@@ -138,7 +138,8 @@ elif names_ok:
                 st.error(str(e))
                 continue
             st.subheader(f"{TITLES.get(translator.arch, translator.arch)}: {name}")
-            st.container(key=f"translation-out-{k}").markdown(f"### {result.translation or '(empty)'}")
+            # inert: a prefix or a carried-over Latin name puts the user's own text in the output
+            st.container(key=f"translation-out-{k}").markdown(f"### {kit.inert(result.translation) or '(empty)'}")
             st.caption(f"log-prob {result.score:.2f} · normalised {result.normalized_score:.2f} · "
                        f"{'greedy' if beam == 1 else f'beam {beam}'} · {result.seconds * 1000:.0f} ms · "
                        f"held-out BLEU {card.get('metrics', {}).get('bleu', '?')}")

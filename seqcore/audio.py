@@ -104,7 +104,7 @@ def read_wav(data: bytes, max_seconds: float = 60.0) -> tuple[torch.Tensor, int]
     except InputError:
         raise
     except (wave.Error, EOFError, RuntimeError, ValueError) as e:  # RuntimeError: wave on a cut-off chunk
-        why = e or type(e).__name__
+        why = str(e) or type(e).__name__  # EOFError on an empty file has no text of its own
         raise InputError(f"this is not a PCM WAV file ({why}); record again or upload a .wav") from None
     if channels < 1 or len(raw) % (channels * max(1, width)):
         raise InputError(f"this WAV file is damaged ({channels} channels of {width}-byte samples do not fit its "

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from seqcore.data.prices import PriceSeries
-from seqcore.errors import SeqcoreError
+from seqcore.errors import SeqcoreError, quote
 
 TICKER_RE = re.compile(r"^[A-Za-z0-9.\-^=]{1,15}$")
 PERIODS = ("1mo", "3mo", "6mo", "1y", "2y", "5y", "10y", "max")
@@ -51,7 +51,7 @@ def cache_dir() -> Path:
 def check_ticker(ticker: str) -> str:
     t = (ticker or "").strip().upper()
     if not TICKER_RE.match(t):
-        raise LiveDataError(f"ticker {ticker!r} is not valid: use 1-15 letters, digits, '.', '-', '^' or '=' "
+        raise LiveDataError(f"ticker {quote(ticker)} is not valid: use 1-15 letters, digits, '.', '-', '^' or '=' "
                             f"(e.g. AAPL, BRK-B, ^GSPC, EURUSD=X)")
     return t
 

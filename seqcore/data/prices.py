@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqcore.errors import InputError
+from seqcore.errors import InputError, listing, quote
 
 MAX_FILL_RUN = 5
 MAX_FILL_FRAC = 0.05
@@ -110,7 +110,7 @@ def load_embedded(dataset: str, column: str | None = None) -> PriceSeries:
 def _pick_date_column(df: pd.DataFrame, date_column: str | None) -> str:
     if date_column is not None:
         if date_column not in df.columns:
-            raise InputError(f"no column named {date_column!r}; the file has {', '.join(map(str, df.columns))}")
+            raise InputError(f"no column named {quote(date_column)}; the file has {listing(df.columns)}")
         return date_column
     for c in df.columns:
         label = str(c).strip().lower()
@@ -122,7 +122,7 @@ def _pick_date_column(df: pd.DataFrame, date_column: str | None) -> str:
 def _pick_value_column(df: pd.DataFrame, column: str | None, date_col: str) -> str:
     if column is not None:
         if column not in df.columns:
-            raise InputError(f"no column named {column!r}; the file has {', '.join(map(str, df.columns))}")
+            raise InputError(f"no column named {quote(column)}; the file has {listing(df.columns)}")
         return column
     def mostly_numbers(c) -> bool:  # a stray text cell should get its own message, not "no numeric column"
         cells = df[c].dropna()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqcore.errors import InputError
+from seqcore.errors import InputError, listing, quote
 
 SOURCES = ("imdb", "rotten_tomatoes")
 SOURCE_ALIASES = {"imdb": "imdb", "mr": "rotten_tomatoes", "rt": "rotten_tomatoes",
@@ -140,12 +140,12 @@ def read_labelled_csv(path_or_buffer, text_column: str = "text", label_column: s
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise InputError(f"could not read the CSV ({str(e).splitlines()[0]}); save it as UTF-8 CSV") from None
     if text_column not in df.columns:
-        raise InputError(f"the CSV has no {text_column!r} column (columns: {', '.join(map(str, df.columns))}); "
+        raise InputError(f"the CSV has no {quote(text_column)} column (columns: {listing(df.columns)}); "
                          "name the text column with --text-column / the column picker")
     out = pd.DataFrame({"text": df[text_column].map(clean_text)})
     if label_column is not None:
         if label_column not in df.columns:
-            raise InputError(f"the CSV has no {label_column!r} column (columns: {', '.join(map(str, df.columns))})")
+            raise InputError(f"the CSV has no {quote(label_column)} column (columns: {listing(df.columns)})")
         out["label"] = df[label_column].map(parse_label)
     if out.empty:
         raise InputError("the CSV has no rows")

@@ -39,7 +39,11 @@ def preprocess_upload(data: bytes, name: str = "upload") -> tuple[np.ndarray, li
         img.load()
     except InputError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError:  # PIL refuses to open over 2x its own limit, before the check above
+        raise InputError(f"{name} declares more than {2 * Image.MAX_IMAGE_PIXELS // 1_000_000} megapixels (a "
+                         f"decompression bomb, or a huge image): upload an image under {MAX_PIXELS // 1_000_000} "
+                         "megapixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise InputError(f"{name} is not an image this app can read ({type(e).__name__}): "
                          "upload a PNG, JPEG, GIF, BMP or WebP file") from None
     notes = []

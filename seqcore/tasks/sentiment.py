@@ -32,7 +32,7 @@ from seqcore.checkpoints import (
 from seqcore.data.reviews import ReviewSplits, load_splits, read_labelled_csv
 from seqcore.data.words import Vocab, pad_batch
 from seqcore.device import device_name, pick_device
-from seqcore.errors import CheckpointError, InputError
+from seqcore.errors import CheckpointError, InputError, quote
 from seqcore.tasks.sentiment_baselines import (
     LABELS,
     VADER,
@@ -131,7 +131,7 @@ def texts_from_csv(file, column: str = "text") -> list[str]:
     """The non-blank texts of a CSV's `column` (a path or an upload); InputError saying what to change."""
     texts = [t for t in read_labelled_csv(file, column, None)["text"] if t.strip()]
     if not texts:
-        raise InputError(f"every row of the {column!r} column is blank, so there are no reviews to predict; fill "
+        raise InputError(f"every row of the {quote(column)} column is blank, so there are no reviews to predict; fill "
                          "it or pick another text column")
     return texts
 

@@ -101,6 +101,9 @@ class Translator:
         normalized = normalize_chinese(text)
         names = _LATIN.findall(normalized)
         prefix_ids = self.tgt_vocab.encode(prefix.strip()) if prefix.strip() else []
+        if len(prefix_ids) > self.model.config.max_len - 2:  # each forced token is a decoding step: refuse, not hang
+            raise InputError(f"the prefix is {len(prefix_ids):,} tokens long; a translation here has at most "
+                             f"{self.model.config.max_len - 2}: shorten the prefix to a few words")
         result = None
         if names:
             result = self._with_stand_ins(text, normalized, names, int(beam), prefix_ids, record)
