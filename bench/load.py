@@ -263,6 +263,17 @@ async def timed(pg, frames: Frames, act: Callable[[], Awaitable], result: str, t
     return time.perf_counter() - t0
 
 
+
+def browser_plan(pages: str | None, script: str) -> list:
+    """The steps of the pages a comma list names (every page when None), for a script that drives Chromium; exits
+    with a message when Chromium is missing or the list names no page. Shared by bench/load.py and bench/soak.py."""
+    if not os.path.exists(CHROMIUM):
+        sys.exit(f"{script} needs {CHROMIUM} (make browser installs it)")
+    plan = steps(pages.split(",") if pages else None)
+    if not plan:
+        sys.exit(f"--pages names none of {[s.path for s in steps()]}")
+    return plan
+
 def steps(only: list[str] | None = None) -> list[Step]:
     ready = {path: sel for path, _, sel in pages()}
     weights = ready["attention"]
@@ -587,11 +598,7 @@ def main() -> None:
     sizes = [int(x) for x in args.sessions.split(",") if x.strip()]
     if not sizes or min(sizes) < 1:
         sys.exit("--sessions takes positive counts, e.g. 10 or 1,5,10,20")
-    if not os.path.exists(CHROMIUM):
-        sys.exit(f"bench/load.py needs {CHROMIUM} (make browser installs it)")
-    plan = steps(args.pages.split(",") if args.pages else None)
-    if not plan:
-        sys.exit(f"--pages names none of {[s.path for s in steps()]}")
+    plan = browser_plan(args.pages, "bench/load.py")
 
     load_start = os.getloadavg()
     results = []

@@ -55,13 +55,13 @@ from bench.load import (  # noqa: E402
     Failure,
     MemorySampler,
     Sample,
+    browser_plan,
     compare_weights,
     inspectors,
     latency_summary,
     process_cpu_s,
     read_all,
     run_session,
-    steps,
 )
 from bench.pages import CHROMIUM, Server  # noqa: E402
 
@@ -338,11 +338,7 @@ def main() -> None:
     if args.sessions < 1 or args.session_rounds < 1 or args.minutes <= 0 or not 0 <= args.warmup < 0.9:
         sys.exit("--sessions and --session-rounds take positive counts, --minutes a positive time, "
                  "--warmup a fraction under 0.9")
-    if not os.path.exists(CHROMIUM):
-        sys.exit(f"bench/soak.py needs {CHROMIUM} (make browser installs it)")
-    plan = steps(args.pages.split(",") if args.pages else None)
-    if not plan:
-        sys.exit(f"--pages names none of {[s.path for s in steps()]}")
+    plan = browser_plan(args.pages, "bench/soak.py")
 
     load_start = os.getloadavg()
     server = None if args.url else Server(tempfile.mkdtemp(prefix="bench-soak-home-"))
