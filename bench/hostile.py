@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 os.environ["SEQCORE_HOME"] = tempfile.mkdtemp(prefix="bench-hostile-home-")
 
 from bench._report import markdown_table, write_section  # noqa: E402
+from bench.load import BROWSER_ARGS  # noqa: E402
 from bench.pages import CHROMIUM, Server  # noqa: E402
 from tests.hostile_inputs import TARGETS, TEXT_CASES, WIDGET  # noqa: E402
 from tests.test_hostile_e2e import drive, seed_live_prices  # noqa: E402
@@ -58,10 +59,8 @@ def run(pages: list[str]) -> tuple[list[dict], list[str], list[dict]]:
     seen: dict[tuple[str, str], list] = {}
     rows, failures, timings = [], [], []
     server = Server(os.environ["SEQCORE_HOME"])
-    browser_args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=browser_args)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
         try:
             for name in pages:
                 targets = [t for t in TARGETS if t.page.split("?")[0] == name]
