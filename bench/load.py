@@ -493,6 +493,19 @@ class MemorySampler:
         self.peak = max(self.peak, self.now())
 
 
+async def warm_up(browser, url: str, plan: list[Step], timeout_ms: float, failures: list[Failure]):
+    """One untimed visit of every page and action first, in each inspector's context (so every replica behind a
+    proxy has its models loaded): "before" then lists every default model and a timed run measures serving, not
+    loading. Returns (inspector contexts, replicas, the home page's loaded-models table); failures collects its
+    errors."""
+    ctxs = await inspectors(browser, url, timeout_ms)
+    warm: list[Sample] = []
+    for ctx in ctxs:
+        await run_session(browser, url, 0, plan, 1, 0, timeout_ms, warm, failures, ctx=ctx)
+    replicas, before = await read_all(ctxs, url)
+    return ctxs, replicas, before
+
+
 async def run_point(url: str, n: int, plan: list[Step], args, pids: list[int]) -> PointResult:
     from playwright.async_api import async_playwright
 
@@ -501,13 +514,7 @@ async def run_point(url: str, n: int, plan: list[Step], args, pids: list[int]) -
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
         try:
-            # one untimed visit of every page and action first: loads every default model, so "before" lists
-            # them and the timed run measures serving, not loading
-            ctxs = await inspectors(browser, url, timeout_ms)
-            warm: list[Sample] = []
-            for ctx in ctxs:  # in each inspector's context, so every replica behind a proxy has its models loaded
-                await run_session(browser, url, 0, plan, 1, 0, timeout_ms, warm, res.warmup_failures, ctx=ctx)
-            replicas, before = await read_all(ctxs, url)
+            ctxs, replicas, before = await warm_up(browser, url, plan, timeout_ms, res.warmup_failures)
             sampler = MemorySampler(pids) if pids else None
             if sampler:
                 sampler.__enter__()

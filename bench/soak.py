@@ -57,11 +57,11 @@ from bench.load import (  # noqa: E402
     Sample,
     browser_plan,
     compare_weights,
-    inspectors,
     latency_summary,
     process_cpu_s,
     read_all,
     run_session,
+    warm_up,
 )
 from bench.pages import CHROMIUM, Server  # noqa: E402
 
@@ -213,13 +213,9 @@ async def soak(url: str, plan, args, pids: list[int]) -> SoakResult:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
         try:
-            ctxs = await inspectors(browser, url, timeout_ms)
-            warm: list[Sample] = []
             warm_failures: list[Failure] = []
-            for ctx in ctxs:  # as bench/load.py: every default model loaded before "before" is read
-                await run_session(browser, url, 0, plan, 1, 0, timeout_ms, warm, warm_failures, ctx=ctx)
+            ctxs, _replicas, before = await warm_up(browser, url, plan, timeout_ms, warm_failures)
             res.warmup_failures = [asdict(f) for f in warm_failures]
-            _replicas, before = await read_all(ctxs, url)
             t0 = time.perf_counter()
             samples, failures, opened = Timed(t0), Timed(t0), []
             sampler = RssSeries(pids, args.every, t0) if pids else None

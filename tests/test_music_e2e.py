@@ -60,7 +60,7 @@ def test_keep_time_bar_check_novelty_and_confidence(server_url, page):
     roll.scroll_into_view_if_needed()
     roll.locator(".main-svg").first.wait_for()
     assert roll.locator(".colorbar").count() >= 1
-    fills = roll.locator(".shapelayer path").evaluate_all("els => [...new Set(els.map(e => e.style.fill))]")
+    fills = roll.locator(".barlayer .point path").evaluate_all("els => [...new Set(els.map(e => e.style.fill))]")
     assert len(fills) >= 5, fills
     roll.screenshot(path=str(ARTIFACTS / "music-confidence-roll.png"))
 

@@ -95,7 +95,7 @@ def register(sub) -> None:
 def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=["lstm", "transformer"], default="lstm")
     p.add_argument("--source", choices=["both", "imdb", "mr"], default="both")
-    p.add_argument("--size", choices=["tiny", "small", "medium"], default="small")
+    p.add_argument("--size", choices=["tiny", "small", "medium", "large"], default="small")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -104,6 +104,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-budget", type=float, default=None, help="seconds; stop training after this")
     p.add_argument("--max-train", type=int, default=None, help="use a random subset of the training split")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-every", type=int, default=100, help="training steps between validations")
     p.add_argument("--name", default=None, help="checkpoint name (default sentiment-MODEL)")
     p.add_argument("--out", default=None, help="folder (default: the user checkpoint dir)")
     p.add_argument("--full", action="store_true", help="store fp32 weights instead of fp16")
@@ -120,7 +121,7 @@ def train_command(args) -> str:
             argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     for flag, value, default in (("--batch-size", args.batch_size, 64), ("--lr", args.lr, 3e-3),
                                  ("--max-tokens", args.max_tokens, 256), ("--vocab-size", args.vocab_size, 20000),
-                                 ("--seed", args.seed, 0)):
+                                 ("--seed", args.seed, 0), ("--eval-every", args.eval_every, 100)):
         if value != default:
             argv += [flag, str(value)]
     return shlex.join(argv + (["--full"] if args.full else []))
@@ -132,7 +133,8 @@ def cmd_train(args):
 
     cfg = S.Config(model=args.model, source=args.source, size=args.size, epochs=args.epochs,
                    batch_size=args.batch_size, lr=args.lr, max_tokens=args.max_tokens, vocab_size=args.vocab_size,
-                   time_budget_s=args.time_budget, max_train=args.max_train, seed=args.seed)
+                   time_budget_s=args.time_budget, max_train=args.max_train, seed=args.seed,
+                   eval_every=args.eval_every)
     cfg.check()
     name = check_name(args.name or S.default_name(args.model))
 

@@ -78,7 +78,7 @@ class SentimentConfig:
 
     model: str = "lstm"               # lstm | transformer
     source: str = "both"              # both | imdb | mr
-    size: str = "small"               # tiny | small | medium (SIZES)
+    size: str = "small"               # tiny | small | medium | large (SIZES)
     epochs: int = 3
     batch_size: int = 64
     lr: float = 3e-3

@@ -33,6 +33,8 @@ SIZES = {
     "tiny": {"lstm": {"embed_dim": 16, "hidden_size": 16}, "transformer": {"d_model": 16, "n_heads": 2, "d_ff": 32}},
     "small": {"lstm": {"embed_dim": 32, "hidden_size": 32}, "transformer": {"d_model": 32, "n_heads": 2, "d_ff": 64}},
     "medium": {"lstm": {"embed_dim": 64, "hidden_size": 64}, "transformer": {"d_model": 64, "n_heads": 4, "d_ff": 128}},
+    "large": {"lstm": {"embed_dim": 128, "hidden_size": 128},
+              "transformer": {"d_model": 128, "n_heads": 4, "d_ff": 256}},
 }
 
 
