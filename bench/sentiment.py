@@ -108,8 +108,8 @@ def main() -> None:
         f"chosen on the validation split, fitted here in {tfidf.fit_seconds:.0f} s. The default model of "
         f"`seqcore sentiment` and the page: {S.best_name()} (best held-out IMDB accuracy in its card). "
         "Throughput on IMDB test reviews, one thread. 'plain sentences': of the 24 short reviews of "
-        "seqcore/tasks/sentiment_plain.py (negation, contrast), how many each model gets right; tests hold the "
-        "default model to all of them.\n\n"
+        "seqcore/tasks/sentiment_plain.py (negation, contrast), how many each model gets right (the tests hold the "
+        "default model to its count).\n\n"
         + markdown_table(rows) + "\n\n" + markdown_table(REFERENCES) + "\n\n" + missed(wrong)
     )
     if not args.dry:

@@ -15,7 +15,8 @@ TRAIN_TASK = "sentiment"
 SHIPPED = [
     ["--model", "transformer", "--size", "small", "--epochs", "6", "--time-budget", "2400", "--max-tokens", "512",
      "--out", "checkpoints"],
-    ["--model", "lstm", "--size", "small", "--epochs", "2", "--time-budget", "2400", "--out", "checkpoints"],
+    ["--model", "lstm", "--size", "large", "--epochs", "3", "--time-budget", "4500", "--eval-every", "200",
+     "--out", "checkpoints"],
 ]
 
 

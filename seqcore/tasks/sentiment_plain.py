@@ -4,7 +4,7 @@ Held-out accuracy on IMDB and MR says how a model does on average; a learner typ
 that. These 24 reviews (12 positive, 12 negative; written for this check, none from the training data) lean on
 what a bag of words gets wrong: negation ("not good at all", "I was not disappointed") and contrast ("I expected to
 hate it, but I loved it"). bench/sentiment.py reports every model's count; tests/test_sentiment_plain.py holds
-the default model to all of them.
+the default model to the count it reaches (issue 17 asks for all of them).
 """
 
 from __future__ import annotations
