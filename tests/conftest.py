@@ -120,6 +120,9 @@ def app_server(log_name: str = "streamlit-server.log"):
     once /_stcore/health answers 200."""
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # make test runs two pytest-xdist workers: one log each
+    if worker:
+        log_name = f"{Path(log_name).stem}-{worker}{Path(log_name).suffix}"
     with open(ARTIFACTS / log_name, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "app_server.py"), "--server.port", str(port),
