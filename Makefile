@@ -33,8 +33,9 @@ browser:
 lint: setup
 	$(BIN)/ruff check .
 
-# Two pytest-xdist workers, whole files each (their servers, browsers and module fixtures stay together): most of a
-# run is spent waiting on a browser or a server, so two workers finish in a little over half the time on 2 cores.
+# Two pytest-xdist workers, whole files each (their servers, browsers and module fixtures stay together): much of a
+# run waits on a browser or a server. On 2 cores: 20m47s with one process, 17m23s with two (the long browser files
+# make the tail). TEST_WORKERS=0 runs the tests in this process, without workers.
 TEST_WORKERS ?= 2
 test: setup browser lint
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
