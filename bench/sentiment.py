@@ -48,7 +48,7 @@ def missed(wrong: dict[str, list]) -> str:
     """The plain sentences each predictor got wrong, as a short list."""
     lines = ["Plain sentences got wrong (P(positive) in brackets):", ""]
     for name, rows in wrong.items():
-        shown = "; ".join(f"\"{t}\" ({p:.2f})" for t, _, p in rows) or "none"
+        shown = "; ".join(f"\"{m['text']}\" ({m['p_positive']:.2f})" for m in rows) or "none"
         lines.append(f"- {name}: {shown}")
     return "\n".join(lines)
 

@@ -42,7 +42,9 @@ def piano_roll(notes, confidence: list[float | None] | None = None) -> go.Figure
     the prime or not matched) coloured by it, with a colour bar. One bar trace per colouring, not a layout shape per
     note: a few hundred shapes took ~0.3 s to build here and longer to draw in the browser."""
     conf = confidence if confidence is not None and len(confidence) == len(notes) else [None] * len(notes)
-    known = any(p is not None for p in conf)
+    scored = [i for i, p in enumerate(conf) if p is not None]
+    rest = [i for i, p in enumerate(conf) if p is None]
+    known = bool(scored)
     fig = go.Figure()
 
     def bars(idx: list[int], marker: dict, text: list[str] | None) -> None:
@@ -51,12 +53,10 @@ def piano_roll(notes, confidence: list[float | None] | None = None) -> go.Figure
                     showlegend=False, text=text, textposition="none",
                     hoverinfo="text" if text else "skip")
 
-    scored = [i for i, p in enumerate(conf) if p is not None]
     if known:  # the scored notes first: their trace carries the colour scale and its bar
         bars(scored, dict(color=[conf[i] for i in scored], cmin=0, cmax=1, colorscale=CONFIDENCE, showscale=True,
                           colorbar=dict(title="p(note)", thickness=12, tickformat=".0%")),
              [f"p = {conf[i]:.0%}" for i in scored])
-    rest = [i for i, p in enumerate(conf) if p is None]
     if rest:
         bars(rest, dict(color=PRIME_GREY if known else "#1f77b4"),
              ["no probability: the prime, or an ornament"] * len(rest) if known else None)

@@ -24,7 +24,7 @@ def test_the_default_model_reads_plain_sentences(home):  # no user models: the s
     model, card = S.load(None)  # the model `seqcore sentiment` and the page use
     got = plain_check(model)
     assert got["right"] >= DEFAULT_REACHES, f"{card['name']} got {got['n'] - got['right']} wrong: {got['wrong']}"
-    assert "I hated it." not in {t for t, _, _ in got["wrong"]}  # the first example
+    assert "I hated it." not in {m["text"] for m in got["wrong"]}  # the first example
 
 
 def test_plain_check_reports_the_wrong_ones():
@@ -33,5 +33,5 @@ def test_plain_check_reports_the_wrong_ones():
             return [0.9] * len(texts)
 
     got = plain_check(Always())
-    assert got["right"] == len(POSITIVE) and {t for t, _, _ in got["wrong"]} == set(NEGATIVE)
-    assert all(y == 0 and p == 0.9 for _, y, p in got["wrong"])
+    assert got["right"] == len(POSITIVE) and {m["text"] for m in got["wrong"]} == set(NEGATIVE)
+    assert all(m["label"] == "negative" and m["p_positive"] == 0.9 for m in got["wrong"])

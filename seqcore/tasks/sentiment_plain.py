@@ -9,6 +9,8 @@ the default model to the count it reaches (issue 17 asks for all of them).
 
 from __future__ import annotations
 
+from seqcore.tasks.sentiment_baselines import score
+
 POSITIVE = (
     "I loved it.",
     "A wonderful film.",
@@ -42,8 +44,7 @@ REVIEWS: tuple[tuple[str, int], ...] = tuple((t, 1) for t in POSITIVE) + tuple((
 
 def plain_check(model) -> dict:
     """How `model` (anything with probabilities(texts) -> P(positive)) does on the plain sentences:
-    {"right": int, "n": 24, "wrong": [(text, label 0/1, p_positive), ...]}."""
+    {"right": int, "n": 24, "wrong": score()'s mistakes, most confident first: [{text, label, p_positive}, ...]}."""
     texts = [t for t, _ in REVIEWS]
-    probs = model.probabilities(texts)
-    wrong = [(t, y, round(float(p), 3)) for (t, y), p in zip(REVIEWS, probs, strict=True) if int(p >= 0.5) != y]
+    wrong = score(model.probabilities(texts), [y for _, y in REVIEWS], texts, n_mistakes=len(REVIEWS))["mistakes"]
     return {"right": len(REVIEWS) - len(wrong), "n": len(REVIEWS), "wrong": wrong}
