@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from seqcore.models import RNNConfig, SequenceRNN, Transformer, TransformerConfig
+from seqcore.models.rnn import run_rnn
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -43,6 +44,22 @@ def test_carried_state_equals_full_pass(cell):
         y, state = m(x[:, t: t + 1], state)
         parts.append(y)
     torch.testing.assert_close(torch.cat(parts, 1), full, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH", "RNN_RELU"])
+def test_one_step_kernels_equal_the_fused_call(mode):
+    """run_rnn takes torch's cell kernels for one CPU step (decoding); outputs and carried state must not change."""
+    torch.manual_seed(0)
+    cls = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}.get(mode, torch.nn.RNN)
+    extra = {"nonlinearity": mode[4:].lower()} if cls is torch.nn.RNN else {}
+    rnn = cls(5, 7, num_layers=2, dropout=0.3, batch_first=True, **extra).eval()
+    fused = steps = None
+    for _ in range(3):
+        x = torch.randn(4, 1, 5)
+        y_fused, fused = rnn(x, fused)
+        y_steps, steps = run_rnn(rnn, x, steps)
+        torch.testing.assert_close(y_steps, y_fused)
+        torch.testing.assert_close(steps, fused)
 
 
 def tiny(**kw) -> Transformer:

@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from seqcore.models.attention import AdditiveAttention
+from seqcore.models.rnn import run_rnn
 from seqcore.models.transformer import Transformer, TransformerConfig
 
 ARCHS = ("rnn", "transformer")
@@ -119,7 +120,7 @@ class RNNTranslator(nn.Module):
 
     def step(self, state: dict, tokens: torch.Tensor):
         """tokens (B, 1) -> log-probabilities (B, V) of the next token; the LSTM state is carried."""
-        s, hc = self.decoder(self.tgt_embed(tokens), state["hc"])
+        s, hc = run_rnn(self.decoder, self.tgt_embed(tokens), state["hc"])
         logits, _ = self._read(s, state["memory"], state["keys"], state["pad"])
         return F.log_softmax(logits[:, -1].float(), -1), {**state, "hc": hc}
 
