@@ -13,9 +13,9 @@ TRAIN_TASK = "music"
 
 # `make models` rebuilds the shipped defaults with exactly these arguments (the rest: music.Config's defaults).
 SHIPPED = [
-    ["--model", "lstm", "--size", "small", "--seq-len", "100", "--batch-size", "32", "--lr", "1e-2", "--epochs", "100",
-     "--max-steps", "1500", "--time-budget", "1200", "--eval-every", "250", "--out", "checkpoints",
-     "--name", "music-lstm"],
+    ["--model", "lstm", "--size", "small", "--seq-len", "200", "--batch-size", "16", "--lr", "1e-2", "--epochs", "100",
+     "--max-steps", "2400", "--time-budget", "1800", "--eval-every", "200", "--patience", "3", "--samples", "100",
+     "--out", "checkpoints", "--name", "music-lstm"],
     ["--model", "transformer", "--size", "small", "--seq-len", "256", "--positions", "sinusoidal", "--batch-size", "16",
      "--lr", "6e-3", "--epochs", "100", "--max-steps", "4000", "--time-budget", "2400", "--eval-every", "500",
      "--out", "checkpoints", "--name", "music-transformer"],
