@@ -35,10 +35,11 @@ lint: setup
 
 # Two pytest-xdist workers, whole files each (their servers, browsers and module fixtures stay together): much of a
 # run waits on a browser or a server. On 2 cores: 20m47s with one process, 17m23s with two (the long browser files
-# make the tail). TEST_WORKERS=0 runs the tests in this process, without workers.
+# make the tail: tests/conftest.py collects them first). TEST_WORKERS=0 runs the tests in this process, without workers.
+# --durations lists the slowest tests at the end of every run.
 TEST_WORKERS ?= 2
 test: setup browser lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # Rebuild every shipped default checkpoint (slow; commit the result only when a model changed).
 models: setup

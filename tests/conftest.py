@@ -22,6 +22,19 @@ CHROMIUM = "/usr/bin/chromium"
 # User-trained checkpoints from tests go to a throwaway dir, never the developer's cache.
 os.environ.setdefault("SEQCORE_HOME", tempfile.mkdtemp(prefix="seqcore-test-home-"))
 
+# Files that take minutes (browser journeys over every page, soak and load smokes, a real proxy, torchrun). With
+# `--dist loadfile` each file runs whole on one worker in collection order, so in alphabetical order a long file
+# picked up near the end (test_links, test_load_bench, test_soak_bench...) ran alone while the other worker idled.
+# Collected first, the two workers start on them and the many short files fill in at the end.
+LONG_FILES = ("test_hostile_e2e.py", "test_links.py", "test_soak_bench.py", "test_load_bench.py", "test_bad_inputs.py",
+              "test_faults.py", "test_e2e_proxy.py", "test_hostile_bench.py", "test_kept_models_e2e.py",
+              "test_broken_checkpoints.py", "test_music_e2e.py", "test_attention_e2e.py", "test_torchrun_cli.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))  # stable: the rest keep their order
+
 
 def _route_apptest_through_app_py() -> None:
     """AppTest clears Streamlit's legacy-pages flag before every run, so a switched-to page would run bare,

@@ -112,7 +112,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 
     default = "(default: music.Config's)"
     p.add_argument("--model", choices=["lstm", "transformer"], help=f"model kind {default}")
-    p.add_argument("--size", help=f"tiny | small | medium | mit (LSTM 1024, the MIT lab's) {default}")
+    p.add_argument("--size", help="tiny | small | medium | mit (LSTM 1024, the MIT lab's) | deep (Transformer: 4 "
+                   f"layers of 128) {default}")
     p.add_argument("--collections", nargs="+", choices=list(COLLECTIONS), help=f"tune collections {default}")
     p.add_argument("--seq-len", type=int, help=f"characters per training window {default}")
     p.add_argument("--batch-size", type=int)

@@ -76,6 +76,7 @@ SIZES: dict[str, dict[str, dict]] = {
         "tiny": {"d_model": 32, "n_heads": 2, "n_layers": 1},
         "small": {"d_model": 128, "n_heads": 4, "n_layers": 2},
         "medium": {"d_model": 256, "n_heads": 4, "n_layers": 4},
+        "deep": {"d_model": 128, "n_heads": 4, "n_layers": 4},  # small's width, twice the layers
     },
 }
 
