@@ -150,7 +150,9 @@ def test_training_defaults_live_in_the_config():
         assert (page.resolved("lr"), page.window, page.resolved("batch_size"), page.patience) == (
             cli.resolved("lr"), cli.window, cli.resolved("batch_size"), cli.patience)
         assert cli.train_config().lr == music.KIND_DEFAULTS[kind]["lr"] == cli.to_dict()["lr"]
-    assert music.Config(kind="transformer").window == 256 and music.Config(kind="lstm").window == 100
+        shipped = music.load(music.DEFAULT_CHECKPOINTS[kind])[1]  # the defaults are what the shipped runs used
+        assert music.Config(kind=kind).window == shipped["config"]["seq_len"]
+        assert music.KIND_DEFAULTS[kind]["batch_size"] == shipped["hyperparameters"]["batch_size"]
     with pytest.raises(InputError, match="size"):
         music.build(music.Config(kind="transformer", size="mit"))
 
