@@ -34,8 +34,9 @@ lint: setup
 	$(BIN)/ruff check .
 
 # Two pytest-xdist workers, whole files each (their servers, browsers and module fixtures stay together): much of a
-# run waits on a browser or a server. On 2 cores: 20m47s with one process, 17m23s with two (the long browser files
-# make the tail: tests/conftest.py collects them first). TEST_WORKERS=0 runs the tests in this process, without workers.
+# run waits on a browser or a server. On 2 cores: 20m47s with one process, 17m23s with two, 14m42s with two once the
+# long browser files (which made the tail) are collected first (tests/conftest.py). TEST_WORKERS=0 runs the tests in
+# this process, without workers.
 # --durations lists the slowest tests at the end of every run.
 TEST_WORKERS ?= 2
 test: setup browser lint
