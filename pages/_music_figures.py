@@ -73,8 +73,8 @@ def mel_figure(mel) -> go.Figure:
     """mel (n_mels, frames) in dB, frames 256 samples apart, drawn with at most MEL_COLUMNS columns (runs of
     `step` frames averaged): a one-minute tune has ~5,000 frames, 1.7 MB of JSON per draw, at full resolution."""
     step = max(1, -(-mel.shape[1] // MEL_COLUMNS))
-    frames = mel.shape[1] // step * step or mel.shape[1]
-    z = mel[:, :frames].reshape(mel.shape[0], -1, step).mean(-1) if step > 1 else mel  # (n_mels, columns)
+    frames = mel.shape[1] // step * step  # whole runs only: at most step - 1 frames (< 0.1 s) dropped at the end
+    z = mel[:, :frames].reshape(mel.shape[0], -1, step).mean(-1)  # (n_mels, columns)
     seconds = step * 256 / audio.SAMPLE_RATE  # per column; x is the column's centre
     fig = go.Figure(go.Heatmap(z=z, x=[(i + 0.5) * seconds for i in range(z.shape[1])],
                                colorscale="Magma", colorbar=dict(title="dB")))

@@ -42,8 +42,9 @@ def run_rnn(rnn: nn.RNNBase, x: torch.Tensor, state: State | None = None) -> tup
     x (B, T, I) -> (y (B, T, H*D), state) exactly as rnn(x, state). Why: on the CPU torch sends every nn.LSTM call
     through oneDNN, which re-lays-out the weights on each call; for a single step that copy is the whole cost (a
     256-wide LSTM: ~0.3 ms per step, and ~0.9 ms in the app server, where each 1 MiB copy is a fresh mmap, against
-    ~0.1 ms through torch.lstm_cell). Step-by-step decoding (music, translation, the explorer) runs one step at a
-    time; anything else (several steps, bidirectional, dropout while training, GPU) takes the fused kernel.
+    ~0.1 ms through torch.lstm_cell). Step-by-step decoding (the music LSTM, the translation LSTM's decoder) runs
+    one step at a time; anything else (several steps, bidirectional, dropout while training, GPU) takes the
+    fused kernel.
     """
     one_step = (x.shape[1] == 1 and x.device.type == "cpu" and not rnn.bidirectional and rnn.batch_first
                 and not getattr(rnn, "proj_size", 0) and not (rnn.training and rnn.dropout))
